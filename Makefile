@@ -1,0 +1,60 @@
+# One obvious way to set up, start, test and demonstrate the engine. Everything a fresh machine
+# needs is installed from here: the virtualenv (PyPI), Kafka's jars (Maven Central) and, where it is
+# missing, PostgreSQL (Debian's packages).
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: help venv kafka-jars up down status lint test test-unit demo clean
+
+help:
+	@echo "make test   - set up everything, start Kafka + PostgreSQL, lint, run all tests"
+	@echo "make demo   - set up everything and show a change moving through the engine"
+	@echo "make up     - start the local Kafka and PostgreSQL (idempotent); make down stops them"
+	@echo "make lint   - ruff check, ruff format --check, mypy"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+kafka-jars:
+	deploy/local/kafka.sh fetch
+
+# KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL point everything at services that already run: then nothing starts.
+up:
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then deploy/local/kafka.sh start; fi
+	@if [ -z "$$DATABASE_URL" ]; then deploy/local/postgres.sh start; fi
+
+down:
+	deploy/local/kafka.sh stop
+	deploy/local/postgres.sh stop
+
+status:
+	-deploy/local/kafka.sh status
+	-deploy/local/postgres.sh status
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy contracts services projections
+
+test-unit: venv
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+test: venv up lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: venv up
+	$(BIN)/tsync demo
+
+clean: down
+	rm -rf .cache $(VENV)

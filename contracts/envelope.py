@@ -1,0 +1,151 @@
+"""Message envelopes: change events in, commands between services, outcomes out.
+
+Every message carries a schema version, the tenant, its own id (the idempotency key
+downstream), and correlation/causation ids so a chain of messages can be followed from the
+first webhook to the last write. Trace context travels in Kafka headers; a copy in the body
+survives tools that drop headers (a DLQ replay, a topic copied by hand).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts.entities import EntitySnapshot
+
+TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+EntityId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SourceSystem(StrEnum):
+    SVENN = "svenn"
+    TRIPLETEX = "tripletex"
+    DRIFTI = "drifti"
+
+
+class EntityType(StrEnum):
+    PROJECT = "project"
+    CUSTOMER = "customer"
+    EMPLOYEE = "employee"
+
+
+class ChangeKind(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    STATUS_CHANGED = "status_changed"
+    DELETED = "deleted"
+
+
+class Operation(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class LinkState(StrEnum):
+    ABSENT = "absent"
+    LINKED = "linked"
+    BROKEN = "broken"
+
+
+class OutcomeStatus(StrEnum):
+    APPLIED = "applied"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class TraceContext(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    traceparent: str
+    tracestate: str | None = None
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    schema_version: Literal[1] = 1
+    tenant_id: TenantId
+    correlation_id: UUID
+    causation_id: UUID | None = None
+    trace: TraceContext | None = None
+
+
+class ChangeEvent(_Envelope):
+    """A record changed on one side. Same record version on the same side => same ``event_id``."""
+
+    message_type: Literal["change_event"] = "change_event"
+    event_id: UUID
+    source: SourceSystem
+    entity_type: EntityType
+    entity_id: EntityId
+    change_kind: ChangeKind
+    occurred_at: AwareDatetime
+    source_version: str | None = None
+    snapshot: EntitySnapshot | None = Field(default=None, description="None when the record was deleted")
+
+    @property
+    def message_id(self) -> UUID:
+        return self.event_id
+
+
+class ExpectedLink(BaseModel):
+    """What the decision believed about the link when it decided; a writer that finds otherwise stops."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: LinkState
+    target_entity_id: str | None = None
+
+
+class Command(_Envelope):
+    """Asks one writer to change one record on one side. ``command_id`` is the writer's idempotency key."""
+
+    message_type: Literal["command"] = "command"
+    command_id: UUID
+    target: SourceSystem
+    operation: Operation
+    entity_type: EntityType
+    source_entity_id: EntityId
+    payload: EntitySnapshot | None = None
+    expected_link: ExpectedLink
+    rule_id: str
+    issued_at: AwareDatetime = Field(default_factory=utc_now)
+
+    @property
+    def message_id(self) -> UUID:
+        return self.command_id
+
+
+class Outcome(_Envelope):
+    """What a writer did with a command."""
+
+    message_type: Literal["outcome"] = "outcome"
+    outcome_id: UUID
+    command_id: UUID
+    target: SourceSystem
+    operation: Operation
+    entity_type: EntityType
+    source_entity_id: EntityId
+    target_entity_id: str | None = None
+    status: OutcomeStatus
+    rule_id: str
+    reason: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    occurred_at: AwareDatetime = Field(default_factory=utc_now)
+
+    @property
+    def message_id(self) -> UUID:
+        return self.outcome_id
+
+
+WireMessage = ChangeEvent | Command | Outcome

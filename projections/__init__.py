@@ -1,0 +1,1 @@
+"""PostgreSQL read models built from the topics, rebuildable by replaying them."""

@@ -1,0 +1,32 @@
+"""The projections' connection pool, opened at start-up (after migrations) and closed at shutdown."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from projections.migrate import migrate
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("database not started")
+        return self._pool
+
+    async def start(self) -> None:
+        if self._pool is not None:
+            return
+        pool = await asyncpg.create_pool(self.url, min_size=1, max_size=5)
+        async with pool.acquire() as connection:
+            await migrate(connection)
+        self._pool = pool
+
+    async def stop(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

@@ -1,0 +1,62 @@
+"""``tsync``: the one command to run, set up and demonstrate the engine."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from services.core.settings import Settings
+from services.runtime import ALL_ROLES, Role, serve
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+@app.command()
+def run(
+    roles: Annotated[list[str], typer.Argument(help=f"Roles to run: {', '.join(ALL_ROLES)} or 'all'.")],
+) -> None:
+    """Run one or more roles in this process until interrupted."""
+    chosen: list[Role] = []
+    for name in roles:
+        if name == "all":
+            chosen.extend(ALL_ROLES)
+        else:
+            try:
+                chosen.append(Role(name))
+            except ValueError:
+                raise typer.BadParameter(
+                    f"unknown role {name!r}; choose from {', '.join(ALL_ROLES)}"
+                ) from None
+    serve(chosen)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the projections' database migrations."""
+    from projections.migrate import migrate_url
+
+    applied = asyncio.run(migrate_url(Settings().database_url))
+    typer.echo(f"applied migrations: {applied}" if applied else "database schema is up to date")
+
+
+@app.command()
+def topics() -> None:
+    """Create the engine's Kafka topics that do not exist yet."""
+    from services.core.topic_admin import ensure_topics
+
+    created = asyncio.run(ensure_topics(Settings()))
+    typer.echo(f"created: {', '.join(created)}" if created else "all topics exist")
+
+
+@app.command()
+def demo() -> None:
+    """Move a few changes through the real engine end to end and print every hop."""
+    from services.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(Settings())))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,46 @@
+"""The one place configuration comes from: environment variables, read by pydantic-settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of every service. Defaults point at the project's own local Kafka and PostgreSQL."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:19092", description="Kafka bootstrap servers (comma-separated)."
+    )
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:55432/tripletex_sync",
+        description="PostgreSQL URL of the projections database.",
+    )
+    topic_prefix: str = Field(
+        "", description="Prefix for every topic and consumer group, so environments can share a cluster."
+    )
+    topic_partitions: int = Field(6, description="Partitions of change, command and outcome topics.")
+    create_topics: bool = Field(True, description="Create missing topics at start-up.")
+    batch_max_records: int = Field(500, description="Most records a consumer takes in one batch.")
+    batch_timeout_ms: int = Field(100, description="How long a consumer waits to fill a batch.")
+    http_host: str = Field("127.0.0.1", description="Address the HTTP server (health, ingest API) binds to.")
+    http_port: int = Field(8080, description="Port of the HTTP server (health, readiness, ingest API).")
+    log_level: str = Field("INFO", description="Log level of the engine's loggers.")
+    log_format: Literal["json", "text"] = Field("json", description="json (structured) or text logs.")
+    service_name: str = Field("tripletex-sync", description="OpenTelemetry service.name.")
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def group(self, consumer: str) -> str:
+        return f"{self.topic_prefix}{consumer}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,103 @@
+"""Trace context across Kafka hops, by hand, one span per message.
+
+FastStream's telemetry middleware gives a *batch* a fresh span that only links to its
+messages, which would cut a change's trace in two at every batch consumer. Here each message
+gets a consumer span whose parent is the ``traceparent`` in its headers, and every publish
+injects the current span's context, so one change is one trace from webhook to projection.
+This is the project's only propagation mechanism (no second middleware adding headers).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind
+
+from contracts.envelope import TraceContext
+
+TRACER_NAME = "tripletex_sync"
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER_NAME)
+
+
+def configure_tracing(service_name: str) -> None:
+    """Install an SDK tracer provider unless one is already set (tests install their own).
+
+    The exporter follows the standard ``OTEL_TRACES_EXPORTER`` variable; ``console`` prints spans.
+    """
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider) is False:
+        return
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if os.environ.get("OTEL_TRACES_EXPORTER", "") == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    trace.set_tracer_provider(provider)
+
+
+def _header_carrier(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    for key, value in headers or ():
+        if key in ("traceparent", "tracestate") and value is not None:
+            carrier[key] = value.decode("latin-1")
+    return carrier
+
+
+def context_from(headers: Sequence[tuple[str, bytes]] | None, body_trace: TraceContext | None) -> Context:
+    """Parent context of a message: its Kafka headers, else the copy carried in its body."""
+    carrier = _header_carrier(headers)
+    if not carrier and body_trace is not None:
+        carrier = {"traceparent": body_trace.traceparent}
+        if body_trace.tracestate:
+            carrier["tracestate"] = body_trace.tracestate
+    return propagate.extract(carrier)
+
+
+def current_trace_context() -> TraceContext | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    if "traceparent" not in carrier:
+        return None
+    return TraceContext(traceparent=carrier["traceparent"], tracestate=carrier.get("tracestate"))
+
+
+def inject_headers(headers: dict[str, str]) -> dict[str, str]:
+    propagate.inject(headers)
+    return headers
+
+
+@contextmanager
+def consume_span(
+    topic: str, consumer: str, parent: Context, attributes: Mapping[str, Any] | None = None
+) -> Iterator[Span]:
+    with tracer().start_as_current_span(
+        f"{topic} process",
+        context=parent,
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": topic,
+            "messaging.consumer.group.name": consumer,
+            **(attributes or {}),
+        },
+    ) as span:
+        yield span
+
+
+@contextmanager
+def produce_span(topic: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span]:
+    with tracer().start_as_current_span(
+        f"{topic} publish",
+        kind=SpanKind.PRODUCER,
+        attributes={"messaging.system": "kafka", "messaging.destination.name": topic, **(attributes or {})},
+    ) as span:
+        yield span

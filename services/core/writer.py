@@ -1,0 +1,60 @@
+"""What every writer shares: consume commands for one side, apply each, publish its outcome.
+
+The walking skeleton's writers do not call the side's API yet: they *record* each command and
+publish an outcome ``skipped`` with reason ``RECORD_ONLY`` — the truth about what happened.
+The real writers (Tripletex, Svenn) override ``apply``.
+"""
+
+from __future__ import annotations
+
+from contracts.envelope import Command, Outcome, OutcomeStatus
+from contracts.ids import outcome_id
+from contracts.topics import SYNC_OUTCOMES, record_key
+from services.core.batch_consumer import BatchConsumer, Received
+
+RECORD_ONLY = "RECORD_ONLY"
+
+
+class CommandWriter(BatchConsumer[Command]):
+    stage = "write"
+
+    async def apply(self, command: Command) -> Outcome:
+        return outcome_for(
+            command,
+            OutcomeStatus.SKIPPED,
+            reason=f"{RECORD_ONLY}: the {command.target} writer does not call the API yet",
+        )
+
+    async def handle(self, item: Received[Command]) -> None:
+        command = item.message
+        outcome = await self.apply(command)
+        key = record_key(command.tenant_id, command.entity_type, command.source_entity_id)
+        await self.publisher.publish(SYNC_OUTCOMES, key, outcome)
+
+
+def outcome_for(
+    command: Command,
+    status: OutcomeStatus,
+    *,
+    reason: str | None = None,
+    target_entity_id: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> Outcome:
+    return Outcome(
+        tenant_id=command.tenant_id,
+        correlation_id=command.correlation_id,
+        causation_id=command.command_id,
+        outcome_id=outcome_id(command.command_id, status.value),
+        command_id=command.command_id,
+        target=command.target,
+        operation=command.operation,
+        entity_type=command.entity_type,
+        source_entity_id=command.source_entity_id,
+        target_entity_id=target_entity_id or command.expected_link.target_entity_id,
+        status=status,
+        rule_id=command.rule_id,
+        reason=reason,
+        error_code=error_code,
+        error_message=error_message,
+    )

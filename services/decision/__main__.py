@@ -1,0 +1,5 @@
+"""``python -m services.decision``: run this role alone (same as ``tsync run decision``)."""
+
+from services.runtime import Role, serve
+
+serve([Role.DECISION])

@@ -1,0 +1,33 @@
+"""What the decision knows about links between records on the two sides.
+
+The rules read links through this small interface so they stay pure: the consumer loads the
+links a batch needs before deciding, and tests pass a plain dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from contracts.envelope import EntityType, LinkState, SourceSystem
+
+
+@dataclass(frozen=True)
+class Link:
+    state: LinkState
+    target_entity_id: str | None
+
+
+LinkKey = tuple[str, EntityType, SourceSystem, str]
+"""(tenant, entity type, side of the known record, its id on that side)."""
+
+
+@dataclass(frozen=True)
+class Links:
+    known: Mapping[LinkKey, Link]
+
+    def of(self, tenant_id: str, entity_type: EntityType, side: SourceSystem, entity_id: str) -> Link:
+        return self.known.get((tenant_id, entity_type, side, entity_id), Link(LinkState.ABSENT, None))
+
+
+NO_LINKS = Links({})

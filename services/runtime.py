@@ -1,0 +1,142 @@
+"""Builds and runs any set of the engine's roles in one process.
+
+Each role can run alone (``tsync run decision``) or all together (``tsync run all``); either
+way the process has one Kafka broker connection, one HTTP server (health, readiness, and the
+ingest API when the ingest role is there) and, for projections, one database pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from enum import StrEnum
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+
+from contracts.envelope import SourceSystem
+from projections import outcomes
+from projections.database import Database
+from services.core.logs import configure_logging
+from services.core.publisher import Publisher
+from services.core.settings import Settings
+from services.core.topic_admin import ensure_topics
+from services.core.tracing import configure_tracing
+from services.decision import consumer as decision
+from services.ingest.http import change_routes
+from services.writers import registry as writers
+
+log = logging.getLogger(__name__)
+
+
+class Role(StrEnum):
+    INGEST = "ingest"
+    DECISION = "decision"
+    TRIPLETEX_WRITER = "tripletex-writer"
+    SVENN_WRITER = "svenn-writer"
+    PROJECTIONS = "projections"
+
+
+ALL_ROLES = tuple(Role)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, roles: Iterable[Role]) -> None:
+        self.settings = settings
+        self.roles = tuple(dict.fromkeys(roles))
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"{settings.service_name}-{'-'.join(self.roles)}",
+            # FastStream's service messages go through our logging set-up (JSON, levels) ...
+            logger=logging.getLogger("tripletex_sync.kafka"),
+            # ... and its per-message lines sit at DEBUG: the hot path logs per batch instead.
+            log_level=logging.DEBUG,
+        )
+        self.database = Database(settings.database_url) if Role.PROJECTIONS in self.roles else None
+        self.publisher = Publisher(self.broker, settings)
+        if Role.DECISION in self.roles:
+            decision.register(self.broker, settings)
+        if Role.TRIPLETEX_WRITER in self.roles:
+            writers.register(self.broker, settings, SourceSystem.TRIPLETEX)
+        if Role.SVENN_WRITER in self.roles:
+            writers.register(self.broker, settings, SourceSystem.SVENN)
+        if self.database is not None:
+            outcomes.register(self.broker, settings, self.database)
+        self.started = False
+
+    async def start(self) -> None:
+        if self.settings.create_topics:
+            await ensure_topics(self.settings)
+        if self.database is not None:
+            await self.database.start()
+        await self.broker.start()
+        self.started = True
+        log.info("started", extra={"roles": list(self.roles)})
+
+    async def stop(self) -> None:
+        self.started = False
+        await self.broker.stop()
+        if self.database is not None:
+            await self.database.stop()
+
+    def faststream(self) -> FastStream:
+        """The roles as a FastStream application (for ``faststream run`` and AsyncAPI documents)."""
+        return FastStream(self.broker, on_startup=[self._prepare], after_shutdown=[self._close_database])
+
+    async def _prepare(self) -> None:
+        if self.settings.create_topics:
+            await ensure_topics(self.settings)
+        if self.database is not None:
+            await self.database.start()
+
+    async def _close_database(self) -> None:
+        if self.database is not None:
+            await self.database.stop()
+
+    def http_app(self) -> FastAPI:
+        """Health, readiness and (with the ingest role) the ingest API; its lifespan runs the roles."""
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        api = FastAPI(title="tripletex-sync", lifespan=lifespan)
+
+        @api.get("/healthz")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @api.get("/readyz")
+        async def readyz() -> JSONResponse:
+            ready = self.started and await self.broker.ping(timeout=2.0)
+            return JSONResponse(
+                {"ready": ready, "roles": list(self.roles)}, status_code=200 if ready else 503
+            )
+
+        if Role.INGEST in self.roles:
+            api.include_router(change_routes(self.publisher))
+        return api
+
+
+def serve(roles: Iterable[Role], settings: Settings | None = None) -> None:
+    """Run the roles until SIGINT/SIGTERM (uvicorn handles the signals and the lifespan)."""
+    import uvicorn
+
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(settings.service_name)
+    runtime = Runtime(settings, roles)
+    uvicorn.run(
+        runtime.http_app(),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )

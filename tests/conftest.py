@@ -1,0 +1,86 @@
+"""Real infrastructure for the integration tests, one of each per test session.
+
+Kafka and PostgreSQL come from, in order of preference:
+1. ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` when set (existing services);
+2. testcontainers, when ``USE_TESTCONTAINERS=1`` and a Docker engine exists;
+3. the project's own ``deploy/local`` scripts (real Kafka from Maven jars, Debian's PostgreSQL).
+Tests isolate themselves with a per-session topic prefix and per-test tenant ids, never fakes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from services.core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# One tracer provider for the whole run (OpenTelemetry allows setting it once).
+SPANS = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(SPANS))
+trace.set_tracer_provider(_provider)
+
+
+def _use_testcontainers() -> bool:
+    return os.environ.get("USE_TESTCONTAINERS") == "1"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    elif _use_testcontainers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("apache/kafka:4.1.1").with_kraft() as container:
+            yield container.get_bootstrap_server()
+    else:
+        subprocess.run([str(ROOT / "deploy/local/kafka.sh"), "start"], check=True)
+        yield f"127.0.0.1:{os.environ.get('KAFKA_PORT', '19092')}"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+    elif _use_testcontainers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as container:
+            yield container.get_connection_url()
+    else:
+        subprocess.run([str(ROOT / "deploy/local/postgres.sh"), "start"], check=True)
+        yield f"postgresql://postgres@127.0.0.1:{os.environ.get('PG_PORT', '55432')}/tripletex_sync"
+
+
+@pytest.fixture(scope="session")
+def settings(kafka_bootstrap: str, database_url: str) -> Settings:
+    return Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        topic_prefix=f"test-{uuid.uuid4().hex[:8]}.",
+        topic_partitions=3,
+        batch_timeout_ms=50,
+        log_format="text",
+    )
+
+
+@pytest.fixture
+def tenant_id() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    return SPANS
