@@ -15,14 +15,17 @@ from contracts.envelope import (
     ChangeEvent,
     ChangeKind,
     Command,
+    DecisionRecord,
     EntityType,
     ExpectedLink,
+    LinkEffect,
     LinkState,
     Operation,
     Outcome,
     OutcomeStatus,
     SourceSystem,
     TraceContext,
+    Verdict,
 )
 
 __all__ = [
@@ -30,10 +33,12 @@ __all__ = [
     "ChangeKind",
     "Command",
     "CustomerSnapshot",
+    "DecisionRecord",
     "EmployeeSnapshot",
     "EntitySnapshot",
     "EntityType",
     "ExpectedLink",
+    "LinkEffect",
     "LinkState",
     "Operation",
     "Outcome",
@@ -42,4 +47,5 @@ __all__ = [
     "ProjectStatus",
     "SourceSystem",
     "TraceContext",
+    "Verdict",
 ]

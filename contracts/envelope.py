@@ -45,9 +45,16 @@ class ChangeKind(StrEnum):
 
 
 class Operation(StrEnum):
+    # Find the record on the target side by its natural key (number, e-mail) and link it; create it
+    # only when nothing matches (S-P4, D-C1, D-J2). Never a blind create: Tripletex has no idempotency key.
     CREATE = "create"
+    # Bring the linked record to the payload's state (fields the rules protect are left alone).
     UPDATE = "update"
     DELETE = "delete"
+    # Mark the linked project completed (Svenn) / closed (Tripletex), touching nothing else (S-P7).
+    COMPLETE = "complete"
+    # Write a generated number back to the record on the target side (S-P5, S-E2).
+    ASSIGN_NUMBER = "assign_number"
 
 
 class LinkState(StrEnum):
@@ -60,6 +67,17 @@ class OutcomeStatus(StrEnum):
     APPLIED = "applied"
     SKIPPED = "skipped"
     FAILED = "failed"
+
+
+class Verdict(StrEnum):
+    COMMAND = "command"  # the rule asked a writer to do something
+    SKIP = "skip"  # the rule says nothing is to be done (not an error)
+    REJECT = "reject"  # the record cannot be synced until someone fixes it: an error-log entry
+
+
+class LinkEffect(StrEnum):
+    NONE = "none"
+    BREAK = "break"  # S-C5: a customer deleted in Svenn is no longer synced
 
 
 class TraceContext(BaseModel):
@@ -95,6 +113,28 @@ class ChangeEvent(_Envelope):
     @property
     def message_id(self) -> UUID:
         return self.event_id
+
+
+class DecisionRecord(_Envelope):
+    """Why the engine did (or did not do) something about one change: answerable from the topics."""
+
+    message_type: Literal["decision"] = "decision"
+    decision_id: UUID
+    cause_event_id: UUID
+    source: SourceSystem
+    entity_type: EntityType
+    entity_id: EntityId
+    rule_id: str
+    verdict: Verdict
+    reason: str
+    error_code: str | None = None
+    link_effect: LinkEffect = LinkEffect.NONE
+    command_ids: tuple[UUID, ...] = ()
+    decided_at: AwareDatetime = Field(default_factory=utc_now)
+
+    @property
+    def message_id(self) -> UUID:
+        return self.decision_id
 
 
 class ExpectedLink(BaseModel):
@@ -148,4 +188,4 @@ class Outcome(_Envelope):
         return self.outcome_id
 
 
-WireMessage = ChangeEvent | Command | Outcome
+WireMessage = ChangeEvent | Command | Outcome | DecisionRecord

@@ -25,3 +25,7 @@ def command_id(cause_id: UUID, target: str, operation: str, entity_type: str, en
 
 def outcome_id(command: UUID, status: str) -> UUID:
     return uuid5(NAMESPACE, f"outcome|{command}|{status}")
+
+
+def decision_id(cause_id: UUID, rule_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"decision|{cause_id}|{rule_id}")

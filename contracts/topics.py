@@ -17,6 +17,7 @@ DRIFTI_CHANGES = "drifti.changes.v1"
 TRIPLETEX_COMMANDS = "tripletex.commands.v1"
 SVENN_COMMANDS = "svenn.commands.v1"
 SYNC_OUTCOMES = "sync.outcomes.v1"
+SYNC_DECISIONS = "sync.decisions.v1"
 
 CHANGE_TOPICS: dict[SourceSystem, str] = {
     SourceSystem.SVENN: SVENN_CHANGES,
@@ -60,5 +61,6 @@ def topic_specs(partitions: int) -> list[TopicSpec]:
     specs = [TopicSpec(name, partitions, -1) for name in CHANGE_TOPICS.values()]
     specs += [TopicSpec(name, partitions, 4 * _WEEK_MS) for name in COMMAND_TOPICS.values()]
     specs.append(TopicSpec(SYNC_OUTCOMES, partitions, -1))
+    specs.append(TopicSpec(SYNC_DECISIONS, partitions, -1))
     specs += [TopicSpec(dead_letter_topic(c), 1, 4 * _WEEK_MS) for c in CONSUMERS]
     return specs

@@ -19,12 +19,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import headers
 from contracts.entities import CustomerSnapshot, ProjectSnapshot
-from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SourceSystem
+from contracts.envelope import ChangeEvent, ChangeKind, DecisionRecord, EntityType, SourceSystem
 from contracts.ids import change_event_id
 from contracts.topics import (
     DECISION_CONSUMER,
     SVENN_CHANGES,
     SVENN_COMMANDS,
+    SYNC_DECISIONS,
     SYNC_OUTCOMES,
     TRIPLETEX_CHANGES,
     TRIPLETEX_COMMANDS,
@@ -62,6 +63,18 @@ def _events(tenant: str) -> list[ChangeEvent]:
         ChangeEvent(
             tenant_id=tenant,
             correlation_id=uuid.uuid4(),
+            event_id=change_event_id(tenant, "svenn", "project", "sv-982", "1"),
+            source=SourceSystem.SVENN,
+            entity_type=EntityType.PROJECT,
+            entity_id="sv-982",
+            change_kind=ChangeKind.CREATED,
+            occurred_at=now,
+            source_version="1",
+            snapshot=ProjectSnapshot(number="2024.18", name="Garage, no start date yet"),
+        ),
+        ChangeEvent(
+            tenant_id=tenant,
+            correlation_id=uuid.uuid4(),
             event_id=change_event_id(tenant, "tripletex", "customer", "31337", "4"),
             source=SourceSystem.TRIPLETEX,
             entity_type=EntityType.CUSTOMER,
@@ -76,7 +89,14 @@ def _events(tenant: str) -> list[ChangeEvent]:
 
 async def _watch(settings: Settings, tenant: str, ready: asyncio.Event) -> None:
     """Print each message of this tenant as it appears on the engine's topics."""
-    topics = [SVENN_CHANGES, TRIPLETEX_CHANGES, TRIPLETEX_COMMANDS, SVENN_COMMANDS, SYNC_OUTCOMES]
+    topics = [
+        SVENN_CHANGES,
+        TRIPLETEX_CHANGES,
+        SYNC_DECISIONS,
+        TRIPLETEX_COMMANDS,
+        SVENN_COMMANDS,
+        SYNC_OUTCOMES,
+    ]
     topics.append(dead_letter_topic(DECISION_CONSUMER))
     consumer = AIOKafkaConsumer(
         *(settings.topic(t) for t in topics),
@@ -104,6 +124,10 @@ async def _watch(settings: Settings, tenant: str, ready: asyncio.Event) -> None:
                         kind, message_id = h[headers.MESSAGE_TYPE], h.get(headers.MESSAGE_ID)
                         trace_id = h.get("traceparent", "--").split("-")[1]
                         print(f"  [{topic}] {kind} {message_id}  trace {trace_id}")
+                        if kind == "decision":
+                            d = DecisionRecord.model_validate_json(r.value or b"")
+                            code = f" {d.error_code}" if d.error_code else ""
+                            print(f"      {d.rule_id} {d.verdict}{code}: {d.reason}")
     except asyncio.CancelledError:
         pass
     finally:
@@ -157,8 +181,8 @@ async def run_demo(settings: Settings) -> int:
                 f"  {row['entity_type']:<9} {row['source_entity_id']:<7} -> {row['target']:<9}"
                 f" {row['operation']:<7} {row['status']:<8} rule={row['rule_id']}  {row['reason']}"
             )
-        print("\nWhat works so far: the real path on real Kafka and PostgreSQL, with one trace per change.")
-        print("The writers only record commands (RECORD_ONLY); the rules and API writes come next.")
+        print("\nWhat works so far: the S-rules decide, on real Kafka and PostgreSQL, one trace per change.")
+        print("The writers only record commands (RECORD_ONLY) until they call Tripletex and Svenn.")
         return 0
     finally:
         watcher.cancel()

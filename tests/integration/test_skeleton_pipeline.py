@@ -18,18 +18,20 @@ from opentelemetry.trace import SpanKind
 
 from contracts import headers
 from contracts.entities import ProjectSnapshot
-from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SourceSystem
+from contracts.envelope import ChangeEvent, ChangeKind, DecisionRecord, EntityType, SourceSystem, Verdict
 from contracts.ids import change_event_id
 from contracts.topics import (
     DECISION_CONSUMER,
     PROJECTIONS_CONSUMER,
     SVENN_COMMANDS,
     SVENN_WRITER_CONSUMER,
+    SYNC_DECISIONS,
     SYNC_OUTCOMES,
     TRIPLETEX_CHANGES,
     TRIPLETEX_COMMANDS,
     TRIPLETEX_WRITER_CONSUMER,
     dead_letter_topic,
+    record_key,
 )
 from services.core.settings import Settings
 from services.runtime import ALL_ROLES, Runtime
@@ -123,7 +125,7 @@ async def test_change_event_reaches_the_projection_through_every_hop(
     assert row["source_entity_id"] == "svenn-p-1"
     assert row["status"] == "skipped"
     assert row["reason"].startswith("RECORD_ONLY")
-    assert row["rule_id"] == "SKELETON-MIRROR"
+    assert row["rule_id"] == "S-P4"
     assert row["correlation_id"] == event.correlation_id
 
     status = await wait_for_rows(settings.database_url, STATUS_OF_TENANT, tenant_id)
@@ -181,6 +183,25 @@ async def test_a_redelivered_change_is_projected_once(
     assert sorted(r["source_entity_id"] for r in rows) == ["svenn-p-after", "svenn-p-twice"]
     status = await wait_for_rows(settings.database_url, STATUS_OF_TENANT, tenant_id)
     assert status[0]["skipped"] == 2
+
+
+async def test_every_decision_is_recorded_with_its_rule_id_S_P1(
+    client: httpx.AsyncClient, settings: Settings, tenant_id: str
+) -> None:
+    event = project_event(tenant_id, "svenn-p-no-start")
+    event = event.model_copy(update={"snapshot": ProjectSnapshot(number="2024.99", name="No start date")})
+    assert (await client.post("/v1/changes", content=event.model_dump_json())).status_code == 202
+
+    key = record_key(tenant_id, "project", "svenn-p-no-start")
+    (record,) = await read_topic(settings, SYNC_DECISIONS, lambda r: r.key == key, count=1)
+    decision = DecisionRecord.model_validate_json(record.value or b"")
+    assert (decision.rule_id, decision.verdict, decision.error_code) == (
+        "S-P1",
+        Verdict.REJECT,
+        "PROJECT_MISSING_START_DATE",
+    )
+    assert decision.cause_event_id == event.event_id
+    assert decision.command_ids == ()
 
 
 async def test_ingest_rejects_a_malformed_change_with_a_clear_error(client: httpx.AsyncClient) -> None:
