@@ -78,6 +78,7 @@ class Verdict(StrEnum):
 class LinkEffect(StrEnum):
     NONE = "none"
     BREAK = "break"  # S-C5: a customer deleted in Svenn is no longer synced
+    RESTORE = "restore"  # an operator restored a broken link
 
 
 class TraceContext(BaseModel):
@@ -151,6 +152,7 @@ class Command(_Envelope):
 
     message_type: Literal["command"] = "command"
     command_id: UUID
+    source: SourceSystem
     target: SourceSystem
     operation: Operation
     entity_type: EntityType
@@ -171,6 +173,7 @@ class Outcome(_Envelope):
     message_type: Literal["outcome"] = "outcome"
     outcome_id: UUID
     command_id: UUID
+    source: SourceSystem
     target: SourceSystem
     operation: Operation
     entity_type: EntityType

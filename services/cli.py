@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from contracts.envelope import EntityType, SourceSystem
 from services.core.settings import Settings
 from services.runtime import ALL_ROLES, Role, serve
 
@@ -48,6 +49,24 @@ def topics() -> None:
 
     created = asyncio.run(ensure_topics(Settings()))
     typer.echo(f"created: {', '.join(created)}" if created else "all topics exist")
+
+
+links_app = typer.Typer(no_args_is_help=True, help="The link table: which record is which on each side.")
+app.add_typer(links_app, name="links")
+
+
+@links_app.command("restore")
+def links_restore(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    entity_type: Annotated[EntityType, typer.Option("--type", help="Entity type.")],
+    side: Annotated[SourceSystem, typer.Option(help="Side of the id given.")],
+    entity_id: Annotated[str, typer.Option("--id", help="The record's id on that side.")],
+) -> None:
+    """Restore a link broken by S-C5 (a customer deleted in Svenn), so the record syncs again."""
+    from services.operator_actions import restore_link
+
+    decision = asyncio.run(restore_link(Settings(), tenant, entity_type, side, entity_id))
+    typer.echo(f"restore requested: decision {decision.decision_id} on sync.decisions.v1")
 
 
 @app.command()

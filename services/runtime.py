@@ -18,7 +18,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from contracts.envelope import SourceSystem
-from projections import outcomes
+from projections import consumer as projections_consumer
 from projections.database import Database
 from services.core.logs import configure_logging
 from services.core.publisher import Publisher
@@ -55,16 +55,17 @@ class Runtime:
             # ... and its per-message lines sit at DEBUG: the hot path logs per batch instead.
             log_level=logging.DEBUG,
         )
-        self.database = Database(settings.database_url) if Role.PROJECTIONS in self.roles else None
+        needs_database = Role.PROJECTIONS in self.roles or Role.DECISION in self.roles
+        self.database = Database(settings.database_url) if needs_database else None
         self.publisher = Publisher(self.broker, settings)
-        if Role.DECISION in self.roles:
-            decision.register(self.broker, settings)
+        if self.database is not None and Role.DECISION in self.roles:
+            decision.register(self.broker, settings, self.database)
         if Role.TRIPLETEX_WRITER in self.roles:
             writers.register(self.broker, settings, SourceSystem.TRIPLETEX)
         if Role.SVENN_WRITER in self.roles:
             writers.register(self.broker, settings, SourceSystem.SVENN)
-        if self.database is not None:
-            outcomes.register(self.broker, settings, self.database)
+        if self.database is not None and Role.PROJECTIONS in self.roles:
+            projections_consumer.register(self.broker, settings, self.database)
         self.started = False
 
     async def start(self) -> None:

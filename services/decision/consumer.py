@@ -5,16 +5,21 @@ Both are keyed by the record the change concerns, so everything about one record
 
 from __future__ import annotations
 
+import asyncpg
 from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter
 
-from contracts.envelope import ChangeEvent, DecisionRecord
+from contracts.entities import ProjectSnapshot
+from contracts.envelope import ChangeEvent, DecisionRecord, EntityType
 from contracts.ids import decision_id
 from contracts.topics import CHANGE_TOPICS, COMMAND_TOPICS, DECISION_CONSUMER, SYNC_DECISIONS, record_key
+from projections import links
+from projections.database import Database
 from services.core.batch_consumer import BatchConsumer, Received
+from services.core.errors import TransientError
 from services.core.settings import Settings
 from services.decision.decide import decide
-from services.decision.links import NO_LINKS
+from services.decision.links import NO_LINKS, LinkKey
 from services.decision.ruling import Ruling
 
 
@@ -37,20 +42,49 @@ def decision_record(event: ChangeEvent, ruling: Ruling) -> DecisionRecord:
     )
 
 
+def link_keys(event: ChangeEvent) -> list[LinkKey]:
+    """The links a change's rules may read: its own record's, and its participants' (S-P8)."""
+    keys: list[LinkKey] = [(event.tenant_id, event.entity_type, event.source, event.entity_id)]
+    if isinstance(event.snapshot, ProjectSnapshot):
+        keys += [(event.tenant_id, EntityType.EMPLOYEE, event.source, m) for m in event.snapshot.member_ids]
+    return keys
+
+
 class DecisionConsumer(BatchConsumer[ChangeEvent]):
+    """Loads the links a batch needs once, then decides each change with them.
+
+    Links come from the link-table projection, which trails the topics by a moment: a change
+    arriving before the link of an earlier create is projected is decided as unlinked, and
+    the writer's match-by-number turns that create into a link instead of a duplicate.
+    """
+
     stage = "decide"
+
+    def __init__(self, *, database: Database, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.database = database
+        self.links = NO_LINKS
+
+    async def handle_batch(self, received: list[Received[ChangeEvent]]) -> None:
+        keys = [key for item in received for key in link_keys(item.message)]
+        try:
+            self.links = await links.load(self.database.pool, keys)
+        except (asyncpg.PostgresConnectionError, OSError) as exc:
+            raise TransientError(f"link table unavailable: {exc}") from exc
+        await super().handle_batch(received)
 
     async def handle(self, item: Received[ChangeEvent]) -> None:
         event = item.message
-        ruling = decide(event, NO_LINKS)
+        ruling = decide(event, self.links)
         key = record_key(event.tenant_id, event.entity_type, event.entity_id)
         await self.publisher.publish(SYNC_DECISIONS, key, decision_record(event, ruling))
         for command in ruling.commands:
             await self.publisher.publish(COMMAND_TOPICS[command.target], key, command)
 
 
-def register(broker: KafkaBroker, settings: Settings) -> None:
+def register(broker: KafkaBroker, settings: Settings, database: Database) -> None:
     DecisionConsumer(
+        database=database,
         broker=broker,
         settings=settings,
         consumer=DECISION_CONSUMER,

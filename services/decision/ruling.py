@@ -56,6 +56,7 @@ def command(
         command_id=command_id(
             event.event_id, target.value, operation.value, event.entity_type, event.entity_id
         ),
+        source=event.source,
         target=target,
         operation=operation,
         entity_type=event.entity_type,

@@ -12,11 +12,9 @@ from contracts.envelope import (
     Operation,
     SourceSystem,
 )
+from contracts.error_codes import CUSTOMER_DEACTIVATE_IN_TRIPLETEX, CUSTOMER_NON_NUMERIC_ID
 from services.decision.links import Links
 from services.decision.ruling import Ruling, command, reject, skip
-
-CUSTOMER_NON_NUMERIC_ID = "CUSTOMER_NON_NUMERIC_ID"
-CUSTOMER_DEACTIVATE_IN_TRIPLETEX = "CUSTOMER_DEACTIVATE_IN_TRIPLETEX"
 
 EMAIL = "EMAIL"
 
@@ -33,10 +31,9 @@ def customer_rules(event: ChangeEvent, links: Links) -> Ruling:
 def _from_svenn(event: ChangeEvent, links: Links) -> Ruling:
     link = links.of(event.tenant_id, EntityType.CUSTOMER, SourceSystem.SVENN, event.entity_id)
     if event.change_kind is ChangeKind.DELETED:
+        # BREAK even when this decision saw no link: the link may be projected a moment later.
         return skip(
-            "S-C5",
-            "deleted in Svenn: not deleted in Tripletex, and the link is broken",
-            link_effect=LinkEffect.BREAK if link.state is LinkState.LINKED else LinkEffect.NONE,
+            "S-C5", "deleted in Svenn: not deleted in Tripletex, and the link is broken", LinkEffect.BREAK
         )
     customer = _snapshot(event)
     if not (customer.customer_number or "").isdigit():

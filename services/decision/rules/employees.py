@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from contracts.entities import EmployeeSnapshot
 from contracts.envelope import ChangeEvent, ChangeKind, EntityType, LinkState, Operation, SourceSystem
+from contracts.error_codes import EMPLOYEE_MISSING_LAST_NAME
 from services.decision.links import Links
 from services.decision.ruling import Ruling, command, reject, skip
-
-EMPLOYEE_MISSING_LAST_NAME = "EMPLOYEE_MISSING_LAST_NAME"
 
 
 def employee_rules(event: ChangeEvent, links: Links) -> Ruling:

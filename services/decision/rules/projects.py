@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from contracts.entities import ProjectSnapshot, ProjectStatus
 from contracts.envelope import ChangeEvent, ChangeKind, EntityType, LinkState, Operation, SourceSystem
+from contracts.error_codes import PROJECT_MISSING_START_DATE
 from services.decision.links import Links
 from services.decision.ruling import Ruling, command, reject, skip
-
-PROJECT_MISSING_START_DATE = "PROJECT_MISSING_START_DATE"
 
 
 def project_rules(event: ChangeEvent, links: Links) -> Ruling:

@@ -93,6 +93,6 @@ def test_S_C5_broken_link_is_no_longer_synced(side: SourceSystem) -> None:
     assert (ruling.rule_id, ruling.verdict, ruling.commands) == ("S-C5", Verdict.SKIP, ())
 
 
-def test_S_C5_deleting_an_unlinked_svenn_customer_breaks_nothing() -> None:
+def test_S_C5_deleting_a_svenn_customer_breaks_the_link_even_if_not_yet_seen() -> None:
     ruling = decide(change(SVENN, CUSTOMER, ChangeKind.DELETED, None), Links({}))
-    assert ruling.link_effect is LinkEffect.NONE
+    assert (ruling.verdict, ruling.link_effect) == (Verdict.SKIP, LinkEffect.BREAK)

@@ -1,0 +1,80 @@
+"""The projections consumer: outcomes and decisions into PostgreSQL, one transaction per batch.
+
+Each batch writes ``sync_outcome``/``sync_status``, the link table and the error log together with
+its tracking rows, so a redelivered message changes nothing and every table can be rebuilt by
+replaying the topics. If a batch's transaction fails because of the data (not because the
+database is away), each message is retried in a transaction of its own and the ones that still
+fail go to the dead-letter topic: one bad row cannot stall the projections.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+from pydantic import Field, TypeAdapter
+
+from contracts.envelope import DecisionRecord, Outcome
+from contracts.topics import PROJECTIONS_CONSUMER, SYNC_DECISIONS, SYNC_OUTCOMES
+from projections import error_log, links, outcomes, positions
+from projections.database import Database
+from services.core.batch_consumer import BatchConsumer, Received
+from services.core.errors import TransientError
+from services.core.settings import Settings
+
+PROJECTION = "projections"
+
+ProjectedMessage = Annotated[Outcome | DecisionRecord, Field(discriminator="message_type")]
+
+_TRANSIENT_DB = (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, OSError)
+
+
+class ProjectionConsumer(BatchConsumer[Outcome | DecisionRecord]):
+    stage = "project"
+
+    def __init__(self, *, database: Database, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.database = database
+
+    async def handle_batch(self, received: list[Received[Outcome | DecisionRecord]]) -> None:
+        if not received:
+            return
+        for item in received:
+            # A span per message keeps each change's trace whole; the batch is written once below.
+            with self._span(item.record, item.message):
+                pass
+        try:
+            await self._write(received)
+        except _TRANSIENT_DB as exc:
+            raise TransientError(f"projections database unavailable: {exc}") from exc
+        except asyncpg.PostgresError:
+            for item in received:
+                try:
+                    await self._write([item])
+                except _TRANSIENT_DB as exc:
+                    raise TransientError(f"projections database unavailable: {exc}") from exc
+                except asyncpg.PostgresError as exc:
+                    await self.dead_letters.send(item.record, self.stage, f"{type(exc).__name__}: {exc}", exc)
+
+    async def _write(self, received: list[Received[Outcome | DecisionRecord]]) -> None:
+        async with self.database.pool.acquire() as connection, connection.transaction():
+            seen = await positions.load(connection, PROJECTION, (i.record.topic for i in received))
+            fresh = [i.message for i in received if positions.is_new(seen, i.record)]
+            new_outcomes = await outcomes.apply(connection, [m for m in fresh if isinstance(m, Outcome)])
+            decisions = [m for m in fresh if isinstance(m, DecisionRecord)]
+            await links.apply_outcomes(connection, new_outcomes)
+            await links.apply_decisions(connection, decisions)
+            await error_log.apply(connection, decisions, new_outcomes)
+            await positions.save(connection, PROJECTION, (i.record for i in received))
+
+
+def register(broker: KafkaBroker, settings: Settings, database: Database) -> None:
+    ProjectionConsumer(
+        database=database,
+        broker=broker,
+        settings=settings,
+        consumer=PROJECTIONS_CONSUMER,
+        topics=[SYNC_OUTCOMES, SYNC_DECISIONS],
+        adapter=TypeAdapter(ProjectedMessage),
+    ).register(broker)

@@ -1,0 +1,113 @@
+"""The link table: which record on one side is which on the other, and whether it is still synced.
+
+Built from the topics only: an applied create/update outcome links the two records (S-P4 match
+or a create), a decision with ``link_effect=break`` breaks the link (S-C5), ``restore`` (an
+operator's decision) mends it. Each link is two directed rows (see migration 0002).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import asyncpg
+
+from contracts.envelope import (
+    DecisionRecord,
+    EntityType,
+    LinkEffect,
+    LinkState,
+    Operation,
+    Outcome,
+    OutcomeStatus,
+    SourceSystem,
+)
+from services.decision.links import Link, LinkKey, Links
+
+_LINKING = (Operation.CREATE, Operation.UPDATE, Operation.ASSIGN_NUMBER)
+
+_UPSERT = """
+INSERT INTO link (tenant_id, entity_type, system, entity_id, other_system, other_id, state,
+    linked_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'linked', $7, $7)
+ON CONFLICT (tenant_id, entity_type, system, entity_id) DO UPDATE
+SET other_system = EXCLUDED.other_system, other_id = EXCLUDED.other_id, updated_at = EXCLUDED.updated_at
+WHERE link.state = 'linked'
+"""
+
+_SET_STATE = """
+UPDATE link SET state = $5, updated_at = $6
+WHERE tenant_id = $1 AND entity_type = $2
+  AND ((system = $3 AND entity_id = $4) OR (other_system = $3 AND other_id = $4))
+"""
+
+
+async def apply_outcomes(connection: asyncpg.Connection, outcomes: Iterable[Outcome]) -> None:
+    rows = []
+    for o in outcomes:
+        if o.status is not OutcomeStatus.APPLIED or o.operation not in _LINKING or not o.target_entity_id:
+            continue
+        if o.source is o.target:  # a write-back to the record's own side (S-P5 number) links nothing
+            continue
+        rows.append(
+            (
+                o.tenant_id,
+                o.entity_type.value,
+                o.source.value,
+                o.source_entity_id,
+                o.target.value,
+                o.target_entity_id,
+                o.occurred_at,
+            )
+        )
+        rows.append(
+            (
+                o.tenant_id,
+                o.entity_type.value,
+                o.target.value,
+                o.target_entity_id,
+                o.source.value,
+                o.source_entity_id,
+                o.occurred_at,
+            )
+        )
+    if rows:
+        await connection.executemany(_UPSERT, rows)
+
+
+async def apply_decisions(connection: asyncpg.Connection, decisions: Iterable[DecisionRecord]) -> None:
+    for d in decisions:
+        if d.link_effect is LinkEffect.NONE:
+            continue
+        state = LinkState.BROKEN if d.link_effect is LinkEffect.BREAK else LinkState.LINKED
+        await connection.execute(
+            _SET_STATE,
+            d.tenant_id,
+            d.entity_type.value,
+            d.source.value,
+            d.entity_id,
+            state.value,
+            d.decided_at,
+        )
+
+
+async def load(connection: asyncpg.Connection | asyncpg.Pool, keys: Sequence[LinkKey]) -> Links:
+    """The links the decision needs for a batch, in one query."""
+    if not keys:
+        return Links({})
+    rows = await connection.fetch(
+        """SELECT l.tenant_id, l.entity_type, l.system, l.entity_id, l.state, l.other_id
+           FROM link l JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(t, e, s, i)
+             ON l.tenant_id = k.t AND l.entity_type = k.e AND l.system = k.s AND l.entity_id = k.i""",
+        [k[0] for k in keys],
+        [k[1].value for k in keys],
+        [k[2].value for k in keys],
+        [k[3] for k in keys],
+    )
+    return Links(
+        {
+            (r["tenant_id"], EntityType(r["entity_type"]), SourceSystem(r["system"]), r["entity_id"]): Link(
+                LinkState(r["state"]), r["other_id"]
+            )
+            for r in rows
+        }
+    )

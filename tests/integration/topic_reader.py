@@ -1,0 +1,35 @@
+"""Reading what the engine published, straight from Kafka, for assertions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from services.core.settings import Settings
+
+
+async def read_topic(
+    settings: Settings, topic: str, predicate: Callable[[ConsumerRecord], bool], count: int
+) -> list[ConsumerRecord]:
+    """Read ``topic`` from the start until ``count`` records match (at most 30 s)."""
+    consumer = AIOKafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    found: list[ConsumerRecord] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(found) < count:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    found.extend(r for r in records if predicate(r))
+    finally:
+        await consumer.stop()
+    return found
