@@ -1,0 +1,65 @@
+"""Async client for Svenn's API, used by the engine's Svenn ingest and writer."""
+
+from services.svenn.client.client import SvennClient
+from services.svenn.client.errors import (
+    FieldError,
+    SvennAuthError,
+    SvennConflictError,
+    SvennError,
+    SvennNotFound,
+    SvennNotFoundError,
+    SvennRateLimitedError,
+    SvennServerError,
+    SvennSignatureError,
+    SvennTransportError,
+    SvennValidationError,
+    SvennVersionConflictError,
+)
+from services.svenn.client.http import RetryPolicy
+from services.svenn.client.models import (
+    Customer,
+    CustomerCreate,
+    CustomerUpdate,
+    Employee,
+    EmployeeCreate,
+    EmployeeUpdate,
+    Page,
+    Project,
+    ProjectCreate,
+    ProjectUpdate,
+    WebhookEvent,
+    WebhookSubscription,
+)
+from services.svenn.client.webhooks import compute_signature, parse_webhook, verify_signature
+
+__all__ = [
+    "Customer",
+    "CustomerCreate",
+    "CustomerUpdate",
+    "Employee",
+    "EmployeeCreate",
+    "EmployeeUpdate",
+    "FieldError",
+    "Page",
+    "Project",
+    "ProjectCreate",
+    "ProjectUpdate",
+    "RetryPolicy",
+    "SvennAuthError",
+    "SvennClient",
+    "SvennConflictError",
+    "SvennError",
+    "SvennNotFound",
+    "SvennNotFoundError",
+    "SvennRateLimitedError",
+    "SvennServerError",
+    "SvennSignatureError",
+    "SvennTransportError",
+    "SvennValidationError",
+    "SvennVersionConflictError",
+    "WebhookEvent",
+    "WebhookSubscription",
+    "compute_signature",
+    "parse_webhook",
+    "verify_signature",
+]
