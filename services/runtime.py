@@ -23,6 +23,7 @@ from projections.database import Database
 from services.core.logs import configure_logging
 from services.core.publisher import Publisher
 from services.core.settings import Settings
+from services.core.tenants import StaticTenantDirectory, TenantDirectory
 from services.core.topic_admin import ensure_topics
 from services.core.tracing import configure_tracing
 from services.decision import consumer as decision
@@ -44,8 +45,11 @@ ALL_ROLES = tuple(Role)
 
 
 class Runtime:
-    def __init__(self, settings: Settings, roles: Iterable[Role]) -> None:
+    def __init__(
+        self, settings: Settings, roles: Iterable[Role], tenants: TenantDirectory | None = None
+    ) -> None:
         self.settings = settings
+        self.tenants = tenants or StaticTenantDirectory.from_file(settings.tenants_file)
         self.roles = tuple(dict.fromkeys(roles))
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
@@ -61,9 +65,9 @@ class Runtime:
         if self.database is not None and Role.DECISION in self.roles:
             decision.register(self.broker, settings, self.database)
         if Role.TRIPLETEX_WRITER in self.roles:
-            writers.register(self.broker, settings, SourceSystem.TRIPLETEX)
+            writers.register(self.broker, settings, SourceSystem.TRIPLETEX, self.tenants)
         if Role.SVENN_WRITER in self.roles:
-            writers.register(self.broker, settings, SourceSystem.SVENN)
+            writers.register(self.broker, settings, SourceSystem.SVENN, self.tenants)
         if self.database is not None and Role.PROJECTIONS in self.roles:
             projections_consumer.register(self.broker, settings, self.database)
         self.started = False

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the engine's loggers.")
     log_format: Literal["json", "text"] = Field("json", description="json (structured) or text logs.")
     service_name: str = Field("tripletex-sync", description="OpenTelemetry service.name.")
+    tenants_file: str | None = Field(
+        None, description="JSON file with each tenant's connections (until the tenant registry exists)."
+    )
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -7,16 +7,32 @@ The real writers (Tripletex, Svenn) override ``apply``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts.envelope import Command, Outcome, OutcomeStatus
 from contracts.ids import outcome_id
 from contracts.topics import SYNC_OUTCOMES, record_key
 from services.core.batch_consumer import BatchConsumer, Received
+from services.core.tenants import TenantDirectory
 
 RECORD_ONLY = "RECORD_ONLY"
 
 
 class CommandWriter(BatchConsumer[Command]):
+    """Record-only writer; a side's real writer overrides ``apply``.
+
+    ``apply`` returns the outcome (applied / skipped / failed with an error code from
+    ``contracts.error_codes``) for anything the command itself decides; it raises
+    ``TransientError`` when the side cannot be reached, so the batch is retried rather than
+    dead-lettered. It must be idempotent: the same command may arrive twice (redelivery, a crash
+    between the write and the offset commit) and must not create a second record.
+    """
+
     stage = "write"
+
+    def __init__(self, *, tenants: TenantDirectory, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tenants = tenants
 
     async def apply(self, command: Command) -> Outcome:
         return outcome_for(
@@ -47,6 +63,7 @@ def outcome_for(
         causation_id=command.command_id,
         outcome_id=outcome_id(command.command_id, status.value),
         command_id=command.command_id,
+        source=command.source,
         target=command.target,
         operation=command.operation,
         entity_type=command.entity_type,

@@ -12,6 +12,7 @@ from contracts.topics import (
     TRIPLETEX_WRITER_CONSUMER,
 )
 from services.core.settings import Settings
+from services.core.tenants import TenantDirectory
 from services.core.writer import CommandWriter
 
 CONSUMER_OF = {
@@ -20,8 +21,13 @@ CONSUMER_OF = {
 }
 
 
-def register(broker: KafkaBroker, settings: Settings, target: SourceSystem) -> None:
-    CommandWriter(
+# The side's own writer class; a side without one records commands only (see CommandWriter).
+WRITER_OF: dict[SourceSystem, type[CommandWriter]] = {}
+
+
+def register(broker: KafkaBroker, settings: Settings, target: SourceSystem, tenants: TenantDirectory) -> None:
+    WRITER_OF.get(target, CommandWriter)(
+        tenants=tenants,
         broker=broker,
         settings=settings,
         consumer=CONSUMER_OF[target],
