@@ -21,6 +21,7 @@ from projections import error_log, links, outcomes, positions
 from projections.database import Database
 from services.core.batch_consumer import BatchConsumer, Received
 from services.core.errors import TransientError
+from services.core.publisher import Publisher
 from services.core.settings import Settings
 
 PROJECTION = "projections"
@@ -69,10 +70,11 @@ class ProjectionConsumer(BatchConsumer[Outcome | DecisionRecord]):
             await positions.save(connection, PROJECTION, (i.record for i in received))
 
 
-def register(broker: KafkaBroker, settings: Settings, database: Database) -> None:
+def register(broker: KafkaBroker, publisher: Publisher, settings: Settings, database: Database) -> None:
     ProjectionConsumer(
         database=database,
         broker=broker,
+        publisher=publisher,
         settings=settings,
         consumer=PROJECTIONS_CONSUMER,
         topics=[SYNC_OUTCOMES, SYNC_DECISIONS],

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import uuid
 
-from faststream.kafka import KafkaBroker
-
 from contracts.envelope import DecisionRecord, EntityType, LinkEffect, SourceSystem, Verdict
 from contracts.ids import decision_id
 from contracts.topics import SYNC_DECISIONS, record_key
@@ -44,7 +42,6 @@ async def restore_link(
     settings: Settings, tenant_id: str, entity_type: EntityType, side: SourceSystem, entity_id: str
 ) -> DecisionRecord:
     decision = restore_decision(tenant_id, entity_type, side, entity_id)
-    async with KafkaBroker(settings.kafka_bootstrap_servers) as broker:
-        publisher = Publisher(broker, settings)
+    async with Publisher(settings) as publisher:
         await (await publisher.send(SYNC_DECISIONS, record_key(tenant_id, entity_type, entity_id), decision))
     return decision

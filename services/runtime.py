@@ -61,15 +61,15 @@ class Runtime:
         )
         needs_database = Role.PROJECTIONS in self.roles or Role.DECISION in self.roles
         self.database = Database(settings.database_url) if needs_database else None
-        self.publisher = Publisher(self.broker, settings)
+        self.publisher = Publisher(settings)
         if self.database is not None and Role.DECISION in self.roles:
-            decision.register(self.broker, settings, self.database)
+            decision.register(self.broker, self.publisher, settings, self.database)
         if Role.TRIPLETEX_WRITER in self.roles:
-            writers.register(self.broker, settings, SourceSystem.TRIPLETEX, self.tenants)
+            writers.register(self.broker, self.publisher, settings, SourceSystem.TRIPLETEX, self.tenants)
         if Role.SVENN_WRITER in self.roles:
-            writers.register(self.broker, settings, SourceSystem.SVENN, self.tenants)
+            writers.register(self.broker, self.publisher, settings, SourceSystem.SVENN, self.tenants)
         if self.database is not None and Role.PROJECTIONS in self.roles:
-            projections_consumer.register(self.broker, settings, self.database)
+            projections_consumer.register(self.broker, self.publisher, settings, self.database)
         self.started = False
 
     async def start(self) -> None:
@@ -77,6 +77,7 @@ class Runtime:
             await ensure_topics(self.settings)
         if self.database is not None:
             await self.database.start()
+        await self.publisher.start()
         await self.broker.start()
         self.started = True
         log.info("started", extra={"roles": list(self.roles)})
@@ -84,20 +85,23 @@ class Runtime:
     async def stop(self) -> None:
         self.started = False
         await self.broker.stop()
+        await self.publisher.stop()
         if self.database is not None:
             await self.database.stop()
 
     def faststream(self) -> FastStream:
         """The roles as a FastStream application (for ``faststream run`` and AsyncAPI documents)."""
-        return FastStream(self.broker, on_startup=[self._prepare], after_shutdown=[self._close_database])
+        return FastStream(self.broker, on_startup=[self._prepare], after_shutdown=[self._close])
 
     async def _prepare(self) -> None:
         if self.settings.create_topics:
             await ensure_topics(self.settings)
         if self.database is not None:
             await self.database.start()
+        await self.publisher.start()
 
-    async def _close_database(self) -> None:
+    async def _close(self) -> None:
+        await self.publisher.stop()
         if self.database is not None:
             await self.database.stop()
 

@@ -63,6 +63,7 @@ class BatchConsumer(Generic[M]):
         self,
         *,
         broker: KafkaBroker,
+        publisher: Publisher,
         settings: Settings,
         consumer: str,
         topics: Sequence[str],
@@ -73,7 +74,7 @@ class BatchConsumer(Generic[M]):
         self.topics = [settings.topic(t) for t in topics]
         self.adapter = adapter
         self.dead_letters = DeadLetters(broker, settings, consumer)
-        self.publisher = Publisher(broker, settings)
+        self.publisher = publisher
 
     def register(self, broker: KafkaBroker) -> None:
         async def handle_batch(msg: KafkaMessage) -> None:

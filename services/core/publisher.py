@@ -2,7 +2,9 @@
 
 Sends are not awaited one by one: a consumer queues all its output for a batch and awaits the
 confirmations once (``flush``) before its offsets are committed, so nothing is acknowledged
-that Kafka has not stored, and the producer can pipeline.
+that Kafka has not stored, and the producer can pipeline. The producer is aiokafka's own,
+idempotent (``acks=all``): going through FastStream's publish path per message cost more than
+deciding the message (bench/decision_throughput.py).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer
 
 from contracts import headers
 from contracts.envelope import WireMessage
@@ -19,10 +21,34 @@ from services.core.settings import Settings
 
 
 class Publisher:
-    def __init__(self, broker: KafkaBroker, settings: Settings) -> None:
-        self._broker = broker
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
         self._pending: list[asyncio.Future[Any]] = []
+
+    async def start(self) -> None:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                client_id=f"{self._settings.service_name}-publisher",
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=5,
+            )
+            await producer.start()
+            self._producer = producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def __aenter__(self) -> Publisher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
 
     async def publish(self, topic: str, key: bytes, message: WireMessage) -> None:
         """Queue ``message`` on ``topic``; ``flush`` waits for it. ``topic`` is a contracts.topics name."""
@@ -30,6 +56,8 @@ class Publisher:
 
     async def send(self, topic: str, key: bytes, message: WireMessage) -> asyncio.Future[Any]:
         """Hand ``message`` to the producer; the returned future resolves once Kafka has stored it."""
+        if self._producer is None:
+            raise RuntimeError("publisher not started")
         name = self._settings.topic(topic)
         with tracing.produce_span(name, {"messaging.message.id": str(message.message_id)}):
             message = message.model_copy(update={"trace": tracing.current_trace_context()})
@@ -40,14 +68,12 @@ class Publisher:
                     headers.TENANT: message.tenant_id,
                 }
             )
-            future = await self._broker.publish(
+            return await self._producer.send(
+                name,
                 message.model_dump_json().encode(),
-                topic=name,
                 key=key,
-                headers=outgoing,
-                no_confirm=True,
+                headers=[(k, v.encode()) for k, v in outgoing.items()],
             )
-        return future
 
     async def flush(self) -> None:
         """Wait until Kafka has stored everything queued so far; raises if any send failed."""

@@ -23,8 +23,12 @@ from contracts.envelope import TraceContext
 TRACER_NAME = "tripletex_sync"
 
 
+# A proxy until a provider is installed, then the provider's tracer: safe to take once, at import.
+_TRACER = trace.get_tracer(TRACER_NAME)
+
+
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER_NAME)
+    return _TRACER
 
 
 def configure_tracing(service_name: str) -> None:

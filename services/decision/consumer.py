@@ -17,6 +17,7 @@ from projections import links
 from projections.database import Database
 from services.core.batch_consumer import BatchConsumer, Received
 from services.core.errors import TransientError
+from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.decision.decide import decide
 from services.decision.links import NO_LINKS, LinkKey
@@ -82,10 +83,11 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
             await self.publisher.publish(COMMAND_TOPICS[command.target], key, command)
 
 
-def register(broker: KafkaBroker, settings: Settings, database: Database) -> None:
+def register(broker: KafkaBroker, publisher: Publisher, settings: Settings, database: Database) -> None:
     DecisionConsumer(
         database=database,
         broker=broker,
+        publisher=publisher,
         settings=settings,
         consumer=DECISION_CONSUMER,
         topics=list(CHANGE_TOPICS.values()),

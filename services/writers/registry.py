@@ -11,6 +11,7 @@ from contracts.topics import (
     SVENN_WRITER_CONSUMER,
     TRIPLETEX_WRITER_CONSUMER,
 )
+from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.core.tenants import TenantDirectory
 from services.core.writer import CommandWriter
@@ -25,10 +26,17 @@ CONSUMER_OF = {
 WRITER_OF: dict[SourceSystem, type[CommandWriter]] = {}
 
 
-def register(broker: KafkaBroker, settings: Settings, target: SourceSystem, tenants: TenantDirectory) -> None:
+def register(
+    broker: KafkaBroker,
+    publisher: Publisher,
+    settings: Settings,
+    target: SourceSystem,
+    tenants: TenantDirectory,
+) -> None:
     WRITER_OF.get(target, CommandWriter)(
         tenants=tenants,
         broker=broker,
+        publisher=publisher,
         settings=settings,
         consumer=CONSUMER_OF[target],
         topics=[COMMAND_TOPICS[target]],

@@ -1,0 +1,1 @@
+"""Tripletex: the accounting system side of the sync (client, simulator, writer)."""
