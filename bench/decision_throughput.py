@@ -20,6 +20,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.entities import ProjectSnapshot
 from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SourceSystem
@@ -124,12 +125,9 @@ async def main() -> None:
     n = args.events
     settings = Settings(topic_prefix=f"bench-{uuid.uuid4().hex[:6]}.", topic_partitions=6, log_format="text")
     await ensure_topics(settings)
-    admin_settings = settings.model_copy(update={"topic_prefix": settings.topic_prefix})
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
-    await admin.create_topics([NewTopic(admin_settings.topic("bench.raw.out"), 6, 1)])
+    await admin.create_topics([NewTopic(settings.topic("bench.raw.out"), 6, 1)])
     await admin.close()
 
     payload = events("bench", n)
