@@ -13,13 +13,16 @@ from contextlib import asynccontextmanager
 from enum import StrEnum
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.envelope import SourceSystem
 from projections import consumer as projections_consumer
 from projections.database import Database
+from services.core import metrics
+from services.core.lag import measure_lag
 from services.core.logs import configure_logging
 from services.core.publisher import Publisher
 from services.core.settings import Settings
@@ -89,6 +92,17 @@ class Runtime:
         if self.database is not None:
             await self.database.stop()
 
+    def consumer_topics(self) -> dict[str, list[str]]:
+        """The consumer groups this process runs and the (prefixed) topics each reads."""
+        groups: dict[str, list[str]] = {}
+        for subscriber in self.broker.subscribers:
+            group = getattr(subscriber, "group_id", None) or ""
+            topics = list(getattr(subscriber, "topic_names", ()) or ())
+            consumer = group.removeprefix(self.settings.topic_prefix)
+            if consumer:
+                groups.setdefault(consumer, []).extend(topics)
+        return groups
+
     def faststream(self) -> FastStream:
         """The roles as a FastStream application (for ``faststream run`` and AsyncAPI documents)."""
         return FastStream(self.broker, on_startup=[self._prepare], after_shutdown=[self._close])
@@ -121,6 +135,15 @@ class Runtime:
         @api.get("/healthz")
         async def healthz() -> dict[str, str]:
             return {"status": "ok"}
+
+        @api.get("/metrics")
+        async def metrics_endpoint() -> Response:
+            if self.started:
+                for (consumer, topic), value in (
+                    await measure_lag(self.settings, self.consumer_topics())
+                ).items():
+                    metrics.CONSUMER_LAG.labels(consumer, topic).set(value)
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
         @api.get("/readyz")
         async def readyz() -> JSONResponse:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -26,7 +27,7 @@ from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.trace import Status, StatusCode
 from pydantic import TypeAdapter, ValidationError
 
-from services.core import tracing
+from services.core import metrics, tracing
 from services.core.dead_letters import DeadLetters
 from services.core.errors import TransientError
 from services.core.publisher import Publisher
@@ -94,6 +95,8 @@ class BatchConsumer(Generic[M]):
 
     async def consume(self, records: Sequence[ConsumerRecord]) -> None:
         started = time.perf_counter()
+        for topic, count in Counter(r.topic for r in records).items():
+            metrics.CONSUMED.labels(self.consumer, topic).inc(count)
         try:
             received = [item for record in records if (item := await self._decode(record)) is not None]
             await self.handle_batch(received)
@@ -104,8 +107,10 @@ class BatchConsumer(Generic[M]):
                 "batch failed and will be retried",
                 extra={"consumer": self.consumer, "records": len(records), "error": repr(exc)},
             )
+            metrics.BATCHES_RETRIED.labels(self.consumer).inc()
             await asyncio.sleep(RETRY_PAUSE_S)
             raise
+        metrics.BATCH_SECONDS.labels(self.consumer).observe(time.perf_counter() - started)
         log.info(
             "batch done",
             extra={

@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker
 
 from contracts import headers
 from contracts.topics import dead_letter_topic
+from services.core import metrics
 from services.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class DeadLetters:
             key=record.key,
             headers={**original, **extra},
         )
+        metrics.DEAD_LETTERED.labels(self._consumer, stage).inc()
         log.warning(
             "dead-lettered a message",
             extra={

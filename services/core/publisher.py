@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import headers
 from contracts.envelope import WireMessage
-from services.core import tracing
+from services.core import metrics, tracing
 from services.core.settings import Settings
 
 
@@ -68,6 +68,7 @@ class Publisher:
                     headers.TENANT: message.tenant_id,
                 }
             )
+            metrics.PUBLISHED.labels(name).inc()
             return await self._producer.send(
                 name,
                 message.model_dump_json().encode(),

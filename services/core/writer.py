@@ -12,6 +12,7 @@ from typing import Any
 from contracts.envelope import Command, Outcome, OutcomeStatus
 from contracts.ids import outcome_id
 from contracts.topics import SYNC_OUTCOMES, record_key
+from services.core import metrics
 from services.core.batch_consumer import BatchConsumer, Received
 from services.core.tenants import TenantDirectory
 
@@ -44,6 +45,7 @@ class CommandWriter(BatchConsumer[Command]):
     async def handle(self, item: Received[Command]) -> None:
         command = item.message
         outcome = await self.apply(command)
+        metrics.WRITES.labels(outcome.target.value, outcome.operation.value, outcome.status.value).inc()
         key = record_key(command.tenant_id, command.entity_type, command.source_entity_id)
         await self.publisher.publish(SYNC_OUTCOMES, key, outcome)
 

@@ -231,3 +231,17 @@ async def test_malformed_message_goes_to_the_dead_letter_topic_and_the_consumer_
     event = project_event(tenant_id, "svenn-p-after-garbage")
     assert (await client.post("/v1/changes", content=event.model_dump_json())).status_code == 202
     await wait_for_rows(settings.database_url, "SELECT 1 FROM sync_outcome WHERE tenant_id = $1", tenant_id)
+
+
+async def test_metrics_count_decisions_writes_and_lag(
+    client: httpx.AsyncClient, settings: Settings, tenant_id: str
+) -> None:
+    event = project_event(tenant_id, "svenn-p-metrics")
+    assert (await client.post("/v1/changes", content=event.model_dump_json())).status_code == 202
+    await wait_for_rows(settings.database_url, OUTCOMES_OF_TENANT, tenant_id)
+    text = (await client.get("/metrics")).text
+    assert 'tsync_decisions_total{rule_id="S-P4",verdict="command"}' in text
+    assert 'tsync_writes_total{operation="create",status="skipped",target="tripletex"}' in text
+    assert f'tsync_messages_published_total{{topic="{settings.topic("tripletex.commands.v1")}"}}' in text
+    lag_lines = [line for line in text.splitlines() if line.startswith("tsync_consumer_lag_messages{")]
+    assert any('consumer="sync-decision"' in line for line in lag_lines), lag_lines
