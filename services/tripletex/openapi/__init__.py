@@ -1,0 +1,1 @@
+"""The part of Tripletex's published OpenAPI document this project uses (see README.md here)."""
