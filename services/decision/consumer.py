@@ -15,6 +15,7 @@ from contracts.ids import decision_id
 from contracts.topics import CHANGE_TOPICS, COMMAND_TOPICS, DECISION_CONSUMER, SYNC_DECISIONS, record_key
 from projections import links
 from projections.database import Database
+from services.core import metrics
 from services.core.batch_consumer import BatchConsumer, Received
 from services.core.errors import TransientError
 from services.core.publisher import Publisher
@@ -77,6 +78,7 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
     async def handle(self, item: Received[ChangeEvent]) -> None:
         event = item.message
         ruling = decide(event, self.links)
+        metrics.DECISIONS.labels(ruling.rule_id, ruling.verdict.value).inc()
         key = record_key(event.tenant_id, event.entity_type, event.entity_id)
         await self.publisher.publish(SYNC_DECISIONS, key, decision_record(event, ruling))
         for command in ruling.commands:
