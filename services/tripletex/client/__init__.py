@@ -1,4 +1,18 @@
-"""Async Tripletex API v2 client: sessions, paging, locking, rate limits, find-before-create."""
+"""Async Tripletex API v2 client: sessions, paging, locking, rate limits, find-before-create.
+
+One :class:`TripletexClient` per tenant; one :class:`LimiterRegistry` per process, shared::
+
+    limiters = LimiterRegistry()
+    async with TripletexClient(PRODUCTION_BASE_URL, tenant_id, consumer_token=ct, employee_token=et,
+                               limiters=limiters) as tx:
+        project = (await tx.projects.ensure(Project(number="2024.17", ...))).record  # never duplicates
+        await tx.projects.update(project.id, lambda p: setattr(p, "is_closed", True))  # 409-safe
+        async for entry in tx.timesheet.iterate(dt.date(2026, 11, 1), dt.date(2026, 12, 1)):
+            ...
+
+Writes that Tripletex cannot make idempotent are exposed as ``ensure*``/``*_once`` calls that
+look before they write; errors are the typed exceptions below.
+"""
 
 from .client import TripletexClient
 from .config import (

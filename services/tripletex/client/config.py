@@ -74,6 +74,8 @@ class LimiterPolicy(BaseModel):
     max_concurrency_per_tenant: int = Field(default=4, ge=1)
     # Stop sending once this share of the period's budget is left (at least 1 request).
     reserve_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
+    # Below this share of the budget, space requests evenly until the period ends.
+    pace_below_fraction: float = Field(default=0.2, ge=0.0, le=1.0)
     # Never wait longer than this for a reset before trying again.
     max_pause_seconds: float = 60.0
 

@@ -6,6 +6,9 @@ period ends (tripletex-api2#103). So the cheap thing is not to get there: every 
 headers update the tenant's :class:`RateLimitState`, and a request waits for the reset when
 only the reserve is left.
 
+Near the end of the budget requests are paced (spread over the rest of the period) rather
+than sent in a burst and then stopped.
+
 Fairness: each tenant has its own :class:`TenantLimiter` (own semaphore, own pause), kept in a
 :class:`LimiterRegistry`. A tenant that is throttled or has a deep backlog waits in its own
 line; it never holds a slot another tenant needs.
@@ -21,6 +24,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
+
 from .config import LimiterPolicy
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,9 @@ Monotonic = Callable[[], float]
 
 
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    """Header names are case-insensitive; accept a plain dict as well as ``httpx.Headers``."""
+    if not isinstance(headers, httpx.Headers):
+        headers = httpx.Headers(headers)
     value = headers.get(name)
     if value is None:
         return None
@@ -51,6 +59,7 @@ class RateLimitState:
     remaining: int | None = None
     reset_at: float | None = None  # monotonic time when the period ends
     paused_until: float = 0.0  # set by a 429: nobody for this tenant sends before this
+    last_scheduled: float = 0.0  # when the last paced request was due
 
 
 class TenantLimiter:
@@ -71,6 +80,7 @@ class TenantLimiter:
         self._semaphore = asyncio.Semaphore(policy.max_concurrency_per_tenant)
         self.state = RateLimitState()
         self.throttle_waits = 0
+        self.paced_waits = 0
 
     def __repr__(self) -> str:
         return f"TenantLimiter(tenant={self.tenant_id!r}, state={self.state})"
@@ -93,6 +103,27 @@ class TenantLimiter:
             # The period is over; forget the stale count.
             state.remaining = None
         return 0.0, "", 0.0
+
+    def _pace(self) -> float:
+        """Spread the last part of the budget evenly over what is left of the period.
+
+        Without it a burst spends the budget at once and then stands still until the reset;
+        with it, requests keep trickling out, which keeps latency even for every caller.
+        """
+        state = self.state
+        now = self._monotonic()
+        if (
+            state.limit is None
+            or state.remaining is None
+            or state.reset_at is None
+            or state.reset_at <= now
+            or state.remaining > state.limit * self._policy.pace_below_fraction
+        ):
+            return 0.0
+        spacing = (state.reset_at - now) / max(state.remaining - self._reserve(), 1)
+        scheduled = max(now, state.last_scheduled + spacing)
+        state.last_scheduled = scheduled
+        return scheduled - now
 
     def _elapsed(self, why: str, deadline: float) -> None:
         """We slept until ``deadline``; clear it unless a newer response moved it."""
@@ -117,6 +148,9 @@ class TenantLimiter:
                 )
                 await self._sleep(min(wait, self._policy.max_pause_seconds))
                 self._elapsed(why, deadline)
+            if (pace := self._pace()) > 0:
+                self.paced_waits += 1
+                await self._sleep(min(pace, self._policy.max_pause_seconds))
             if self.state.remaining is not None:
                 # Count the request now so concurrent callers see the budget shrink.
                 self.state.remaining -= 1

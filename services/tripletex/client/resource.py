@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from .envelopes import DEFAULT_PAGE_SIZE, Page, iterate_pages, parse_page, parse_value
-from .errors import TripletexNotFound
 from .locking import Mutate, update_with_retry
 from .models import Entity, write_body
 from .natural_keys import Ensured, find_or_create
@@ -45,12 +44,6 @@ class Resource:
     ) -> M:
         response = await self._t.request("GET", path, params={**(params or {}), "fields": fields})
         return parse_value(response, model)
-
-    async def _get_or_none(self, path: str, model: type[M], *, fields: str | None = None) -> M | None:
-        try:
-            return await self._get(path, model, fields=fields)
-        except TripletexNotFound:
-            return None
 
     async def _page(
         self,
