@@ -158,6 +158,9 @@ class Command(_Envelope):
     entity_type: EntityType
     source_entity_id: EntityId
     payload: EntitySnapshot | None = None
+    # For an update: the fields this change altered since the last sync (None: all). The writer
+    # writes only these, so a concurrent change to other fields on the target side survives.
+    changed_fields: tuple[str, ...] | None = None
     expected_link: ExpectedLink
     rule_id: str
     issued_at: AwareDatetime = Field(default_factory=utc_now)
@@ -181,6 +184,9 @@ class Outcome(_Envelope):
     target_entity_id: str | None = None
     status: OutcomeStatus
     rule_id: str
+    # What both sides now hold (for an applied create/update): the link table keeps it, and the
+    # decision recognises the same content coming back from the other side as an echo.
+    written: EntitySnapshot | None = None
     reason: str | None = None
     error_code: str | None = None
     error_message: str | None = None

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import asyncpg
+from pydantic import TypeAdapter
 
+from contracts.entities import EntitySnapshot
 from contracts.envelope import (
     DecisionRecord,
     EntityType,
@@ -24,14 +26,17 @@ from contracts.envelope import (
 from services.decision.links import Link, LinkKey, Links
 
 _LINKING = (Operation.CREATE, Operation.UPDATE, Operation.ASSIGN_NUMBER)
+_SNAPSHOT: TypeAdapter[EntitySnapshot] = TypeAdapter(EntitySnapshot)
 
 _UPSERT = """
 INSERT INTO link (tenant_id, entity_type, system, entity_id, other_system, other_id, state,
-    linked_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, 'linked', $7, $7)
+    linked_at, updated_at, synced_snapshot, synced_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'linked', $7, $7, $8::jsonb, $7)
 ON CONFLICT (tenant_id, entity_type, system, entity_id) DO UPDATE
-SET other_system = EXCLUDED.other_system, other_id = EXCLUDED.other_id, updated_at = EXCLUDED.updated_at
-WHERE link.state = 'linked'
+SET other_system = EXCLUDED.other_system, other_id = EXCLUDED.other_id, updated_at = EXCLUDED.updated_at,
+    synced_snapshot = coalesce(EXCLUDED.synced_snapshot, link.synced_snapshot),
+    synced_at = CASE WHEN EXCLUDED.synced_snapshot IS NULL THEN link.synced_at ELSE EXCLUDED.synced_at END
+WHERE link.state = 'linked' AND (link.synced_at IS NULL OR link.synced_at <= EXCLUDED.synced_at)
 """
 
 _SET_STATE = """
@@ -48,28 +53,22 @@ async def apply_outcomes(connection: asyncpg.Connection, outcomes: Iterable[Outc
             continue
         if o.source is o.target:  # a write-back to the record's own side (S-P5 number) links nothing
             continue
-        rows.append(
-            (
-                o.tenant_id,
-                o.entity_type.value,
-                o.source.value,
-                o.source_entity_id,
-                o.target.value,
-                o.target_entity_id,
-                o.occurred_at,
+        written = o.written.model_dump_json() if o.written is not None else None
+        source = (o.source.value, o.source_entity_id)
+        target = (o.target.value, o.target_entity_id)
+        for (system, entity_id), (other_system, other_id) in ((source, target), (target, source)):
+            rows.append(
+                (
+                    o.tenant_id,
+                    o.entity_type.value,
+                    system,
+                    entity_id,
+                    other_system,
+                    other_id,
+                    o.occurred_at,
+                    written,
+                )
             )
-        )
-        rows.append(
-            (
-                o.tenant_id,
-                o.entity_type.value,
-                o.target.value,
-                o.target_entity_id,
-                o.source.value,
-                o.source_entity_id,
-                o.occurred_at,
-            )
-        )
     if rows:
         await connection.executemany(_UPSERT, rows)
 
@@ -95,7 +94,7 @@ async def load(connection: asyncpg.Connection | asyncpg.Pool, keys: Sequence[Lin
     if not keys:
         return Links({})
     rows = await connection.fetch(
-        """SELECT l.tenant_id, l.entity_type, l.system, l.entity_id, l.state, l.other_id
+        """SELECT l.tenant_id, l.entity_type, l.system, l.entity_id, l.state, l.other_id, l.synced_snapshot
            FROM link l JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(t, e, s, i)
              ON l.tenant_id = k.t AND l.entity_type = k.e AND l.system = k.s AND l.entity_id = k.i""",
         [k[0] for k in keys],
@@ -106,7 +105,9 @@ async def load(connection: asyncpg.Connection | asyncpg.Pool, keys: Sequence[Lin
     return Links(
         {
             (r["tenant_id"], EntityType(r["entity_type"]), SourceSystem(r["system"]), r["entity_id"]): Link(
-                LinkState(r["state"]), r["other_id"]
+                LinkState(r["state"]),
+                r["other_id"],
+                _SNAPSHOT.validate_json(r["synced_snapshot"]) if r["synced_snapshot"] else None,
             )
             for r in rows
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.envelope import Command, Outcome, OutcomeStatus
+from contracts.envelope import Command, Operation, Outcome, OutcomeStatus
 from contracts.ids import outcome_id
 from contracts.topics import SYNC_OUTCOMES, record_key
 from services.core import metrics
@@ -17,6 +17,7 @@ from services.core.batch_consumer import BatchConsumer, Received
 from services.core.tenants import TenantDirectory
 
 RECORD_ONLY = "RECORD_ONLY"
+_WRITES = (Operation.CREATE, Operation.UPDATE)
 
 
 class CommandWriter(BatchConsumer[Command]):
@@ -73,6 +74,7 @@ def outcome_for(
         target_entity_id=target_entity_id or command.expected_link.target_entity_id,
         status=status,
         rule_id=command.rule_id,
+        written=command.payload if status is OutcomeStatus.APPLIED and command.operation in _WRITES else None,
         reason=reason,
         error_code=error_code,
         error_message=error_message,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from contracts.entities import EntitySnapshot
 from contracts.envelope import EntityType, LinkState, SourceSystem
 
 
@@ -16,6 +17,8 @@ from contracts.envelope import EntityType, LinkState, SourceSystem
 class Link:
     state: LinkState
     target_entity_id: str | None
+    # What both sides held after the last applied write (None: not known yet).
+    synced: EntitySnapshot | None = None
 
 
 LinkKey = tuple[str, EntityType, SourceSystem, str]

@@ -19,6 +19,7 @@ from contracts.envelope import (
     Verdict,
 )
 from contracts.ids import command_id
+from services.decision.echo import changed_fields
 from services.decision.links import Link
 
 
@@ -49,6 +50,14 @@ def command(
     link: Link,
     payload: EntitySnapshot | None = None,
 ) -> Ruling:
+    payload = payload if payload is not None else event.snapshot
+    changed = None
+    if operation is Operation.UPDATE and payload is not None:
+        changed = changed_fields(payload, link.synced)
+        if changed == ():
+            return skip(
+                rule_id, "nothing changed since the last sync: the engine's own write came back (echo)"
+            )
     issued = Command(
         tenant_id=event.tenant_id,
         correlation_id=event.correlation_id,
@@ -61,7 +70,8 @@ def command(
         operation=operation,
         entity_type=event.entity_type,
         source_entity_id=event.entity_id,
-        payload=payload if payload is not None else event.snapshot,
+        payload=payload,
+        changed_fields=changed,
         expected_link=ExpectedLink(state=link.state, target_entity_id=link.target_entity_id),
         rule_id=rule_id,
     )

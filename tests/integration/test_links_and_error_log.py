@@ -16,17 +16,21 @@ from contracts.entities import CustomerSnapshot, EntitySnapshot, ProjectSnapshot
 from contracts.envelope import (
     ChangeEvent,
     ChangeKind,
+    Command,
+    DecisionRecord,
     EntityType,
     Operation,
     Outcome,
     OutcomeStatus,
     SourceSystem,
+    Verdict,
 )
 from contracts.ids import change_event_id, outcome_id
-from contracts.topics import SYNC_OUTCOMES, record_key
+from contracts.topics import SVENN_COMMANDS, SYNC_DECISIONS, SYNC_OUTCOMES, record_key
 from services.core.settings import Settings
 from services.operator_actions import restore_link
 from services.runtime import ALL_ROLES, Runtime
+from tests.integration.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +94,12 @@ async def poll(db: asyncpg.Connection, query: str, *args: object, until: object)
 
 
 async def applied_link(
-    runtime: Runtime, tenant: str, entity_type: EntityType, svenn_id: str, tx_id: str
+    runtime: Runtime,
+    tenant: str,
+    entity_type: EntityType,
+    svenn_id: str,
+    tx_id: str,
+    written: EntitySnapshot | None = None,
 ) -> None:
     """What a writer reports after matching or creating the record on Tripletex."""
     command = uuid.uuid4()
@@ -107,6 +116,7 @@ async def applied_link(
         target_entity_id=tx_id,
         status=OutcomeStatus.APPLIED,
         rule_id="S-P4",
+        written=written,
     )
     await (await runtime.publisher.send(SYNC_OUTCOMES, record_key(tenant, entity_type, svenn_id), outcome))
 
@@ -183,6 +193,10 @@ async def test_S_C5_customer_deleted_in_svenn_breaks_the_link_and_stops_the_sync
     )
     for event in (later, marker):
         assert (await client.post("/v1/changes", content=event.model_dump_json())).status_code == 202
+    key = record_key(tenant_id, EntityType.CUSTOMER, "tx-c1")
+    (record,) = await read_topic(settings, SYNC_DECISIONS, lambda r: r.key == key, count=1)
+    decision = DecisionRecord.model_validate_json(record.value or b"")
+    assert (decision.rule_id, decision.verdict, decision.command_ids) == ("S-C5", Verdict.SKIP, ())
     rows = await poll(
         db, DECIDED, tenant_id, until=lambda r: any(x["source_entity_id"] == "tx-c2" for x in r)
     )
@@ -208,3 +222,36 @@ async def test_operator_restores_a_link_broken_by_S_C5(
         db, DECIDED, tenant_id, until=lambda r: any(x["source_entity_id"] == "tx-c9" for x in r)
     )
     assert (rows[-1]["operation"], rows[-1]["target_entity_id"]) == ("update", "sv-c9")
+
+
+async def test_echo_of_the_engines_write_is_not_synced_back_and_real_changes_are_field_level(
+    runtime: Runtime, client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, tenant_id: str
+) -> None:
+    written = CustomerSnapshot(customer_number="300", name="Fjord AS", email="post@fjord.no")
+    await applied_link(runtime, tenant_id, EntityType.CUSTOMER, "sv-c3", "tx-c3", written=written)
+    await poll(
+        db,
+        "SELECT synced_snapshot FROM link WHERE tenant_id = $1",
+        tenant_id,
+        until=lambda r: len(r) == 2 and all(x["synced_snapshot"] for x in r),
+    )
+    # Tripletex reports back what the engine wrote (plus fields Svenn does not have): an echo.
+    echo = written.model_copy(update={"invoice_send_method": "EMAIL"})
+    event = change(tenant_id, TRIPLETEX, EntityType.CUSTOMER, "tx-c3", ChangeKind.UPDATED, echo, "5")
+    assert (await client.post("/v1/changes", content=event.model_dump_json())).status_code == 202
+    key = record_key(tenant_id, EntityType.CUSTOMER, "tx-c3")
+    (record,) = await read_topic(settings, SYNC_DECISIONS, lambda r: r.key == key, count=1)
+    decision = DecisionRecord.model_validate_json(record.value or b"")
+    assert (decision.verdict, decision.command_ids) == (Verdict.SKIP, ())
+    assert "echo" in decision.reason
+
+    moved = echo.model_copy(update={"email": "faktura@fjord.no"})
+    event = change(tenant_id, TRIPLETEX, EntityType.CUSTOMER, "tx-c3", ChangeKind.UPDATED, moved, "6")
+    assert (await client.post("/v1/changes", content=event.model_dump_json())).status_code == 202
+    commands = await read_topic(settings, SVENN_COMMANDS, lambda r: r.key == key, count=1)
+    command = Command.model_validate_json(commands[0].value or b"")
+    assert (command.operation, command.changed_fields, command.expected_link.target_entity_id) == (
+        Operation.UPDATE,
+        ("email",),
+        "sv-c3",
+    )

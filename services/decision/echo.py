@@ -1,0 +1,47 @@
+"""Echo suppression and field-level updates.
+
+Every write the engine makes comes back as a change event from the side it wrote to. The link
+table keeps what both sides held after the last applied write; an update whose content equals
+that is the engine's own write returning (an echo) and is not synced back, which is what stops
+two-way ping-pong. Otherwise only the fields that differ from it are written, so a change made
+meanwhile to other fields on the other side is not overwritten (field-level last writer wins).
+
+Only fields that mean the same on both sides are compared. Ids of related records are per side
+(a project's customer), except project members, which payloads always carry as Svenn ids (S-P8).
+"""
+
+from __future__ import annotations
+
+from contracts.entities import CustomerSnapshot, EmployeeSnapshot, EntitySnapshot, ProjectSnapshot
+
+COMPARED: dict[type, tuple[str, ...]] = {
+    ProjectSnapshot: ("number", "name", "start_date", "end_date", "status", "member_ids"),
+    CustomerSnapshot: (
+        "customer_number",
+        "name",
+        "organization_number",
+        "email",
+        "phone",
+        "address_line",
+        "postal_code",
+        "city",
+        "active",
+    ),
+    EmployeeSnapshot: ("employee_number", "first_name", "last_name", "email", "phone"),
+}
+
+_UNORDERED = {"member_ids"}
+
+
+def changed_fields(payload: EntitySnapshot, synced: EntitySnapshot | None) -> tuple[str, ...] | None:
+    """The compared fields where ``payload`` differs from the last synced content; None if unknown."""
+    if synced is None or type(synced) is not type(payload):
+        return None
+    changed = []
+    for name in COMPARED[type(payload)]:
+        mine, theirs = getattr(payload, name), getattr(synced, name)
+        if name in _UNORDERED:
+            mine, theirs = set(mine), set(theirs)
+        if mine != theirs:
+            changed.append(name)
+    return tuple(changed)

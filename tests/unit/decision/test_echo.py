@@ -1,0 +1,66 @@
+"""Echo suppression: the engine's own write coming back is not synced again; otherwise only the
+fields that changed since the last sync are written."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from contracts.entities import CustomerSnapshot, ProjectSnapshot
+from contracts.envelope import ChangeKind, EntityType, LinkState, Operation, SourceSystem, Verdict
+from services.decision.decide import decide
+from services.decision.links import Link, Links
+from tests.unit.decision.rule_cases import TENANT, change
+
+SVENN, TRIPLETEX = SourceSystem.SVENN, SourceSystem.TRIPLETEX
+SYNCED = ProjectSnapshot(
+    number="2024.17", name="Roof", start_date=date(2026, 1, 5), member_ids=("sv-e1", "sv-e2")
+)
+
+
+def synced_links(side: SourceSystem, synced: ProjectSnapshot | CustomerSnapshot) -> Links:
+    entity = EntityType.PROJECT if isinstance(synced, ProjectSnapshot) else EntityType.CUSTOMER
+    links = {(TENANT, entity, side, "rec-1"): Link(LinkState.LINKED, "other-1", synced)}
+    links[(TENANT, EntityType.EMPLOYEE, TRIPLETEX, "tx-e1")] = Link(LinkState.LINKED, "sv-e1")
+    links[(TENANT, EntityType.EMPLOYEE, TRIPLETEX, "tx-e2")] = Link(LinkState.LINKED, "sv-e2")
+    return Links(links)
+
+
+def test_the_engines_own_write_coming_back_from_svenn_is_an_echo() -> None:
+    echo = SYNCED.model_copy(update={"member_ids": ("sv-e2", "sv-e1")})  # order does not matter
+    ruling = decide(change(SVENN, EntityType.PROJECT, ChangeKind.UPDATED, echo), synced_links(SVENN, SYNCED))
+    assert (ruling.rule_id, ruling.verdict, ruling.commands) == ("S-P4", Verdict.SKIP, ())
+    assert "echo" in ruling.reason
+
+
+def test_the_engines_own_write_coming_back_from_tripletex_is_an_echo() -> None:
+    # Tripletex reports participants by its own employee ids; mapped through the links they match.
+    echo = SYNCED.model_copy(update={"member_ids": ("tx-e1", "tx-e2"), "is_internal": True})
+    ruling = decide(
+        change(TRIPLETEX, EntityType.PROJECT, ChangeKind.UPDATED, echo), synced_links(TRIPLETEX, SYNCED)
+    )
+    assert (ruling.verdict, ruling.commands) == (Verdict.SKIP, ())
+
+
+def test_a_real_change_writes_only_the_fields_that_changed() -> None:
+    renamed = SYNCED.model_copy(update={"name": "New roof", "end_date": date(2026, 3, 1)})
+    ruling = decide(
+        change(SVENN, EntityType.PROJECT, ChangeKind.UPDATED, renamed), synced_links(SVENN, SYNCED)
+    )
+    (command,) = ruling.commands
+    assert (command.operation, command.changed_fields) == (Operation.UPDATE, ("name", "end_date"))
+
+
+def test_without_a_known_last_sync_every_field_is_written() -> None:
+    links = Links({(TENANT, EntityType.PROJECT, SVENN, "rec-1"): Link(LinkState.LINKED, "other-1")})
+    ruling = decide(change(SVENN, EntityType.PROJECT, ChangeKind.UPDATED, SYNCED), links)
+    assert ruling.commands[0].changed_fields is None
+
+
+def test_customer_reactivated_in_tripletex_is_not_taken_for_an_echo() -> None:
+    synced = CustomerSnapshot(customer_number="100", name="Nordmann AS", active=False)
+    active = synced.model_copy(update={"active": True})
+    ruling = decide(
+        change(TRIPLETEX, EntityType.CUSTOMER, ChangeKind.STATUS_CHANGED, active),
+        synced_links(TRIPLETEX, synced),
+    )
+    assert ruling.commands[0].changed_fields == ("active",)
