@@ -8,13 +8,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help venv kafka-jars up down status lint test test-unit demo clean
+.PHONY: help venv kafka-jars up down status lint check-deploy test test-unit demo clean
 
 help:
 	@echo "make test   - set up everything, start Kafka + PostgreSQL, lint, run all tests"
 	@echo "make demo   - set up everything and show a change moving through the engine"
 	@echo "make up     - start the local Kafka and PostgreSQL (idempotent); make down stops them"
 	@echo "make lint   - ruff check, ruff format --check, mypy"
+	@echo "make check-deploy - render the Kubernetes overlays and validate them offline"
 
 venv: $(STAMP)
 
@@ -47,10 +48,14 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts services projections
 
+# kustomize is built from its Go module on first use (into .cache/bin); no cluster is needed.
+check-deploy: venv
+	deploy/k8s/check.sh
+
 test-unit: venv
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
-test: venv up lint
+test: venv up lint check-deploy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv up

@@ -1,0 +1,102 @@
+"""Offline check of the rendered Kubernetes manifests (no cluster needed).
+
+- every Kubernetes kind against its official schema (bundled in ``kubernetes-validate``), strictly;
+- KEDA ``ScaledObject`` and Strimzi ``KafkaTopic`` against the schemas in ``schemas/``;
+- consistency with the code: every topic in ``contracts.topics`` has a ``KafkaTopic``, every
+  consumer group is scaled on its own topics, every ConfigMap key is a setting the services read,
+  and every role runs a command the CLI knows.
+
+Usage: python deploy/k8s/check.py RENDERED.yaml [...]   (``deploy/k8s/check.sh`` renders and calls it)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+from contracts.topics import topic_specs
+from services.core.settings import Settings
+from services.runtime import ALL_ROLES
+
+KUBERNETES_VERSION = "1.32.0"
+HERE = Path(__file__).resolve().parent
+CUSTOM = {
+    ("keda.sh/v1alpha1", "ScaledObject"): "scaledobject.keda.sh-v1alpha1.json",
+    ("kafka.strimzi.io/v1beta2", "KafkaTopic"): "kafkatopic.kafka.strimzi.io-v1beta2.json",
+}
+OTEL_KEYS = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"}
+
+
+def check(documents: list[dict[str, Any]]) -> list[str]:
+    problems: list[str] = []
+    for doc in documents:
+        where = f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+        key = (doc.get("apiVersion"), doc.get("kind"))
+        try:
+            if key in CUSTOM:
+                schema = json.loads((HERE / "schemas" / CUSTOM[key]).read_text())  # type: ignore[index]
+                jsonschema.validate(doc, schema)
+            else:
+                kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except (jsonschema.ValidationError, kubernetes_validate.ValidationError) as exc:
+            problems.append(f"{where}: {getattr(exc, 'message', exc)}")
+        except kubernetes_validate.SchemaNotFoundError:
+            problems.append(f"{where}: no schema for {key}")
+    return problems + _consistency(documents)
+
+
+def _consistency(documents: list[dict[str, Any]]) -> list[str]:
+    problems = []
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for doc in documents:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    topics = {d["spec"].get("topicName", d["metadata"]["name"]) for d in by_kind.get("KafkaTopic", [])}
+    for spec in topic_specs(6):
+        if spec.name not in topics:
+            problems.append(f"topic {spec.name} has no KafkaTopic")
+    settings = {name.upper() for name in Settings.model_fields}
+    for config in by_kind.get("ConfigMap", []):
+        for key in config.get("data", {}):
+            if key not in settings | OTEL_KEYS:
+                problems.append(
+                    f"ConfigMap/{config['metadata']['name']}: {key} is not a setting the services read"
+                )
+    roles = {str(role) for role in ALL_ROLES}
+    for deployment in by_kind.get("Deployment", []):
+        args = deployment["spec"]["template"]["spec"]["containers"][0].get("args", [])
+        if args[:1] != ["run"] or not set(args[1:]) <= roles:
+            problems.append(f"Deployment/{deployment['metadata']['name']}: unknown command {args}")
+    deployments = {d["metadata"]["name"] for d in by_kind.get("Deployment", [])}
+    for scaled in by_kind.get("ScaledObject", []):
+        if scaled["spec"]["scaleTargetRef"]["name"] not in deployments:
+            problems.append(
+                f"ScaledObject/{scaled['metadata']['name']}: scales a Deployment that does not exist"
+            )
+        for trigger in scaled["spec"]["triggers"]:
+            if trigger["metadata"]["topic"] not in topics:
+                problems.append(
+                    f"ScaledObject/{scaled['metadata']['name']}: topic {trigger['metadata']['topic']}"
+                )
+    return problems
+
+
+def main(paths: list[str]) -> int:
+    failed = False
+    for path in paths:
+        documents = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
+        problems = check(documents)
+        print(f"{path}: {len(documents)} resources, {len(problems)} problems")
+        for problem in problems:
+            print(f"  - {problem}")
+        failed |= bool(problems)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
