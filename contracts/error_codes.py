@@ -25,6 +25,7 @@ EMPLOYEE_MISSING_LAST_NAME = "EMPLOYEE_MISSING_LAST_NAME"
 WRITE_REJECTED = "WRITE_REJECTED"
 WRITE_CONFLICT = "WRITE_CONFLICT"
 API_UNREACHABLE = "API_UNREACHABLE"
+TENANT_NOT_CONNECTED = "TENANT_NOT_CONNECTED"
 
 CATALOG: dict[str, ErrorCode] = {
     e.code: e
@@ -70,6 +71,13 @@ CATALOG: dict[str, ErrorCode] = {
             "The record was changed in both systems at once.",
             "Kontroller posten i begge systemer; neste endring synkroniseres.",
             "Check the record in both systems; the next change syncs.",
+        ),
+        ErrorCode(
+            TENANT_NOT_CONNECTED,
+            "Integrasjonen er ikke koblet til dette systemet.",
+            "The integration is not connected to this system.",
+            "Koble til Tripletex eller Svenn i integrasjonspanelet; posten synkroniseres ved neste endring.",
+            "Connect Tripletex or Svenn in the integration panel; the record syncs with its next change.",
         ),
         ErrorCode(
             API_UNREACHABLE,

@@ -9,7 +9,7 @@ fail go to the dead-letter topic: one bad row cannot stall the projections.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -70,8 +70,10 @@ class ProjectionConsumer(BatchConsumer[Outcome | DecisionRecord]):
             await positions.save(connection, PROJECTION, (i.record for i in received))
 
 
-def register(broker: KafkaBroker, publisher: Publisher, settings: Settings, database: Database) -> None:
-    ProjectionConsumer(
+def register(
+    broker: KafkaBroker, publisher: Publisher, settings: Settings, database: Database
+) -> BatchConsumer[Any]:
+    return ProjectionConsumer(
         database=database,
         broker=broker,
         publisher=publisher,

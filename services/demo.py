@@ -179,10 +179,11 @@ async def run_demo(settings: Settings) -> int:
         for row in rows:
             print(
                 f"  {row['entity_type']:<9} {row['source_entity_id']:<7} -> {row['target']:<9}"
-                f" {row['operation']:<7} {row['status']:<8} rule={row['rule_id']}  {row['reason']}"
+                f" {row['operation']:<7} {row['status']:<8} rule={row['rule_id']}"
+                f"  {row['reason'] or ''}{row['error_code'] or ''}: {row['error_message'] or ''}"
             )
         print("\nWhat works so far: the S-rules decide, on real Kafka and PostgreSQL, one trace per change.")
-        print("The writers only record commands (RECORD_ONLY) until they call Tripletex and Svenn.")
+        print("This demo tenant has no Tripletex or Svenn connection, so the writers report that.")
         return 0
     finally:
         watcher.cancel()

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from enum import StrEnum
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
@@ -22,6 +23,7 @@ from contracts.envelope import SourceSystem
 from projections import consumer as projections_consumer
 from projections.database import Database
 from services.core import metrics
+from services.core.batch_consumer import BatchConsumer
 from services.core.lag import measure_lag
 from services.core.logs import configure_logging
 from services.core.publisher import Publisher
@@ -31,6 +33,9 @@ from services.core.topic_admin import ensure_topics
 from services.core.tracing import configure_tracing
 from services.decision import consumer as decision
 from services.ingest.http import change_routes
+from services.svenn.ingest import svenn_webhook_routes
+from services.tripletex.ingest import TripletexClients, client_fetcher, tripletex_webhook_routes
+from services.tripletex.writer import process_limiters
 from services.writers import registry as writers
 
 log = logging.getLogger(__name__)
@@ -65,14 +70,23 @@ class Runtime:
         needs_database = Role.PROJECTIONS in self.roles or Role.DECISION in self.roles
         self.database = Database(settings.database_url) if needs_database else None
         self.publisher = Publisher(settings)
+        self.consumers: list[BatchConsumer[Any]] = []
         if self.database is not None and Role.DECISION in self.roles:
-            decision.register(self.broker, self.publisher, settings, self.database)
-        if Role.TRIPLETEX_WRITER in self.roles:
-            writers.register(self.broker, self.publisher, settings, SourceSystem.TRIPLETEX, self.tenants)
-        if Role.SVENN_WRITER in self.roles:
-            writers.register(self.broker, self.publisher, settings, SourceSystem.SVENN, self.tenants)
+            self.consumers.append(decision.register(self.broker, self.publisher, settings, self.database))
+        for role, side in (
+            (Role.TRIPLETEX_WRITER, SourceSystem.TRIPLETEX),
+            (Role.SVENN_WRITER, SourceSystem.SVENN),
+        ):
+            if role in self.roles:
+                self.consumers.append(
+                    writers.register(self.broker, self.publisher, settings, side, self.tenants)
+                )
         if self.database is not None and Role.PROJECTIONS in self.roles:
-            projections_consumer.register(self.broker, self.publisher, settings, self.database)
+            self.consumers.append(
+                projections_consumer.register(self.broker, self.publisher, settings, self.database)
+            )
+        # One Tripletex client per tenant for the ingest's record fetches (webhooks may carry only an id).
+        self.tripletex_clients = TripletexClients(self.tenants, limiters=process_limiters())
         self.started = False
 
     async def start(self) -> None:
@@ -88,6 +102,7 @@ class Runtime:
     async def stop(self) -> None:
         self.started = False
         await self.broker.stop()
+        await self._release()
         await self.publisher.stop()
         if self.database is not None:
             await self.database.stop()
@@ -114,7 +129,13 @@ class Runtime:
             await self.database.start()
         await self.publisher.start()
 
+    async def _release(self) -> None:
+        for consumer in self.consumers:
+            await consumer.aclose()
+        await self.tripletex_clients.aclose()
+
     async def _close(self) -> None:
+        await self._release()
         await self.publisher.stop()
         if self.database is not None:
             await self.database.stop()
@@ -154,6 +175,10 @@ class Runtime:
 
         if Role.INGEST in self.roles:
             api.include_router(change_routes(self.publisher))
+            api.include_router(svenn_webhook_routes(self.publisher, self.tenants))
+            api.include_router(
+                tripletex_webhook_routes(self.publisher, self.tenants, client_fetcher(self.tripletex_clients))
+            )
         return api
 
 

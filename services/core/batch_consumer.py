@@ -27,6 +27,7 @@ from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.trace import Status, StatusCode
 from pydantic import TypeAdapter, ValidationError
 
+from contracts.envelope import WireMessage
 from services.core import metrics, tracing
 from services.core.dead_letters import DeadLetters
 from services.core.errors import TransientError
@@ -76,8 +77,9 @@ class BatchConsumer(Generic[M]):
         self.adapter = adapter
         self.dead_letters = DeadLetters(broker, settings, consumer)
         self.publisher = publisher
+        self._pending: list[asyncio.Future[Any]] = []
 
-    def register(self, broker: KafkaBroker) -> None:
+    def register(self, broker: KafkaBroker) -> BatchConsumer[M]:
         async def handle_batch(msg: KafkaMessage) -> None:
             records: tuple[ConsumerRecord, ...] = msg.raw_message
             await self.consume(records)
@@ -92,6 +94,10 @@ class BatchConsumer(Generic[M]):
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
         )(handle_batch)
+        return self
+
+    async def aclose(self) -> None:
+        """Release what the consumer holds (HTTP clients); the runtime calls it after the broker stops."""
 
     async def consume(self, records: Sequence[ConsumerRecord]) -> None:
         started = time.perf_counter()
@@ -100,9 +106,12 @@ class BatchConsumer(Generic[M]):
         try:
             received = [item for record in records if (item := await self._decode(record)) is not None]
             await self.handle_batch(received)
-            await self.publisher.flush()
+            # Commit only what Kafka has stored: wait for every send of this batch, and only this one.
+            pending, self._pending = self._pending, []
+            await asyncio.gather(*pending)
         except Exception as exc:
             # Nothing of this batch is committed; FastStream seeks back and it is read again.
+            self._pending = []
             log.warning(
                 "batch failed and will be retried",
                 extra={"consumer": self.consumer, "records": len(records), "error": repr(exc)},
@@ -159,6 +168,10 @@ class BatchConsumer(Generic[M]):
 
     async def handle(self, item: Received[M]) -> None:
         raise NotImplementedError
+
+    async def publish(self, topic: str, key: bytes, message: WireMessage) -> None:
+        """Publish as part of the current batch: its offsets are committed only once Kafka has it."""
+        self._pending.append(await self.publisher.send(topic, key, message))
 
 
 def _is_transient(exc: BaseException) -> bool:

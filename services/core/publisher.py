@@ -1,8 +1,9 @@
-"""Publishes wire messages: record key, ids and trace context in headers, confirmations per batch.
+"""Publishes wire messages: record key, ids and trace context in headers.
 
-Sends are not awaited one by one: a consumer queues all its output for a batch and awaits the
-confirmations once (``flush``) before its offsets are committed, so nothing is acknowledged
-that Kafka has not stored, and the producer can pipeline. The producer is aiokafka's own,
+``send`` hands a message to the producer and returns the future of Kafka's confirmation; a
+consumer keeps the futures of its batch and awaits them all before its offsets are committed
+(``services.core.batch_consumer``), so nothing is acknowledged that Kafka has not stored, and
+the producer can pipeline. One publisher serves every consumer of the process. The producer is aiokafka's own,
 idempotent (``acks=all``): going through FastStream's publish path per message cost more than
 deciding the message (bench/decision_throughput.py).
 """
@@ -24,7 +25,6 @@ class Publisher:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
-        self._pending: list[asyncio.Future[Any]] = []
 
     async def start(self) -> None:
         if self._producer is None:
@@ -50,12 +50,11 @@ class Publisher:
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
-    async def publish(self, topic: str, key: bytes, message: WireMessage) -> None:
-        """Queue ``message`` on ``topic``; ``flush`` waits for it. ``topic`` is a contracts.topics name."""
-        self._pending.append(await self.send(topic, key, message))
-
     async def send(self, topic: str, key: bytes, message: WireMessage) -> asyncio.Future[Any]:
-        """Hand ``message`` to the producer; the returned future resolves once Kafka has stored it."""
+        """Hand ``message`` to the producer; the returned future resolves once Kafka has stored it.
+
+        ``topic`` is a name from contracts.topics; the deployment's prefix is added here.
+        """
         if self._producer is None:
             raise RuntimeError("publisher not started")
         name = self._settings.topic(topic)
@@ -75,9 +74,3 @@ class Publisher:
                 key=key,
                 headers=[(k, v.encode()) for k, v in outgoing.items()],
             )
-
-    async def flush(self) -> None:
-        """Wait until Kafka has stored everything queued so far; raises if any send failed."""
-        pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending)

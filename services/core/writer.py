@@ -48,7 +48,7 @@ class CommandWriter(BatchConsumer[Command]):
         outcome = await self.apply(command)
         metrics.WRITES.labels(outcome.target.value, outcome.operation.value, outcome.status.value).inc()
         key = record_key(command.tenant_id, command.entity_type, command.source_entity_id)
-        await self.publisher.publish(SYNC_OUTCOMES, key, outcome)
+        await self.publish(SYNC_OUTCOMES, key, outcome)
 
 
 def outcome_for(

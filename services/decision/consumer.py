@@ -5,6 +5,8 @@ Both are keyed by the record the change concerns, so everything about one record
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter
@@ -80,13 +82,15 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
         ruling = decide(event, self.links)
         metrics.DECISIONS.labels(ruling.rule_id, ruling.verdict.value).inc()
         key = record_key(event.tenant_id, event.entity_type, event.entity_id)
-        await self.publisher.publish(SYNC_DECISIONS, key, decision_record(event, ruling))
+        await self.publish(SYNC_DECISIONS, key, decision_record(event, ruling))
         for command in ruling.commands:
-            await self.publisher.publish(COMMAND_TOPICS[command.target], key, command)
+            await self.publish(COMMAND_TOPICS[command.target], key, command)
 
 
-def register(broker: KafkaBroker, publisher: Publisher, settings: Settings, database: Database) -> None:
-    DecisionConsumer(
+def register(
+    broker: KafkaBroker, publisher: Publisher, settings: Settings, database: Database
+) -> BatchConsumer[Any]:
+    return DecisionConsumer(
         database=database,
         broker=broker,
         publisher=publisher,

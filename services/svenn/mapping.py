@@ -13,7 +13,7 @@ end: project numbers hold letters and dots (S-P6) and customer numbers may be no
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -188,6 +188,24 @@ def employee_fields(snapshot: EmployeeSnapshot) -> dict[str, Any]:
     if snapshot.employee_number is not None:
         fields["employee_number"] = snapshot.employee_number
     return fields
+
+
+# Canonical snapshot field -> the Svenn field it is written to, where the names differ.
+_SVENN_NAME = {
+    EntityType.PROJECT: {"number": "display_id"},
+    EntityType.CUSTOMER: {"address_line": "address_line1", "active": "status"},
+    EntityType.EMPLOYEE: {"active": "status"},
+}
+
+
+def svenn_field_names(entity_type: EntityType, canonical: Iterable[str]) -> set[str]:
+    """The Svenn fields that carry the given snapshot fields (``number`` -> ``display_id`` …).
+
+    Lets an update write only what changed on the other side (``Command.changed_fields``),
+    so a concurrent edit of another field in Svenn is not overwritten with an older value.
+    """
+    renames = _SVENN_NAME[entity_type]
+    return {renames.get(name, name) for name in canonical}
 
 
 def project_create(snapshot: ProjectSnapshot, *, with_references: bool = False) -> ProjectCreate:

@@ -11,10 +11,13 @@ from contracts.topics import (
     SVENN_WRITER_CONSUMER,
     TRIPLETEX_WRITER_CONSUMER,
 )
+from services.core.batch_consumer import BatchConsumer
 from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.core.tenants import TenantDirectory
 from services.core.writer import CommandWriter
+from services.svenn.writer import SvennWriter
+from services.tripletex.writer import TripletexWriter
 
 CONSUMER_OF = {
     SourceSystem.TRIPLETEX: TRIPLETEX_WRITER_CONSUMER,
@@ -22,8 +25,11 @@ CONSUMER_OF = {
 }
 
 
-# The side's own writer class; a side without one records commands only (see CommandWriter).
-WRITER_OF: dict[SourceSystem, type[CommandWriter]] = {}
+# Each side's writer; a side without one would only record its commands (see CommandWriter).
+WRITER_OF: dict[SourceSystem, type[CommandWriter]] = {
+    SourceSystem.TRIPLETEX: TripletexWriter,
+    SourceSystem.SVENN: SvennWriter,
+}
 
 
 def register(
@@ -32,8 +38,8 @@ def register(
     settings: Settings,
     target: SourceSystem,
     tenants: TenantDirectory,
-) -> None:
-    WRITER_OF.get(target, CommandWriter)(
+) -> BatchConsumer[Command]:
+    return WRITER_OF[target](
         tenants=tenants,
         broker=broker,
         publisher=publisher,

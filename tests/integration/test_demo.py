@@ -32,5 +32,5 @@ def test_demo_moves_changes_end_to_end(settings: Settings) -> None:
     assert "-> 422 invalid change event" in out
     assert "[dlq.sync-decision.v1] dead letter: invalid ChangeEvent" in out
     assert "S-P1 reject PROJECT_MISSING_START_DATE" in out
-    assert "project   sv-981  -> tripletex create  skipped  rule=S-P4" in out
-    assert "customer  31337   -> svenn     create  skipped  rule=S-C1" in out
+    assert "project   sv-981  -> tripletex create  failed   rule=S-P4  TENANT_NOT_CONNECTED" in out
+    assert "customer  31337   -> svenn     create  failed   rule=S-C1  TENANT_NOT_CONNECTED" in out

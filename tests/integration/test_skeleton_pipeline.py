@@ -99,14 +99,14 @@ async def test_change_event_reaches_the_projection_through_every_hop(
     assert row["operation"] == "create"
     assert row["entity_type"] == "project"
     assert row["source_entity_id"] == "svenn-p-1"
-    assert row["status"] == "skipped"
-    assert row["reason"].startswith("RECORD_ONLY")
+    # The test tenant has no Tripletex connection: the writer says so, and the error log shows it.
+    assert (row["status"], row["error_code"]) == ("failed", "TENANT_NOT_CONNECTED")
     assert row["rule_id"] == "S-P4"
     assert row["correlation_id"] == event.correlation_id
 
     status = await wait_for_rows(settings.database_url, STATUS_OF_TENANT, tenant_id)
     assert [(s["entity_type"], s["target"], s["applied"], s["skipped"], s["failed"]) for s in status] == [
-        ("project", "tripletex", 0, 1, 0)
+        ("project", "tripletex", 0, 0, 1)
     ]
 
 
@@ -158,7 +158,7 @@ async def test_a_redelivered_change_is_projected_once(
     )
     assert sorted(r["source_entity_id"] for r in rows) == ["svenn-p-after", "svenn-p-twice"]
     status = await wait_for_rows(settings.database_url, STATUS_OF_TENANT, tenant_id)
-    assert status[0]["skipped"] == 2
+    assert status[0]["failed"] == 2
 
 
 async def test_every_decision_is_recorded_with_its_rule_id_S_P1(
@@ -241,7 +241,7 @@ async def test_metrics_count_decisions_writes_and_lag(
     await wait_for_rows(settings.database_url, OUTCOMES_OF_TENANT, tenant_id)
     text = (await client.get("/metrics")).text
     assert 'tsync_decisions_total{rule_id="S-P4",verdict="command"}' in text
-    assert 'tsync_writes_total{operation="create",status="skipped",target="tripletex"}' in text
+    assert 'tsync_writes_total{operation="create",status="failed",target="tripletex"}' in text
     assert f'tsync_messages_published_total{{topic="{settings.topic("tripletex.commands.v1")}"}}' in text
     lag_lines = [line for line in text.splitlines() if line.startswith("tsync_consumer_lag_messages{")]
     assert any('consumer="sync-decision"' in line for line in lag_lines), lag_lines

@@ -9,13 +9,15 @@ Svenn ingest and writer tests can reuse it instead of re-building the wiring.
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from services.svenn.client import RetryPolicy, SvennClient
@@ -109,3 +111,32 @@ async def running_sim(retry_delays: tuple[float, ...] = (0.01, 0.02, 0.04)) -> A
     finally:
         state.dispatcher.cancel_all()
         await delivery_client.aclose()
+
+
+@asynccontextmanager
+async def serve_asgi(app: Any, *, lifespan: Literal["auto", "on", "off"] = "on") -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a free 127.0.0.1 port; yields its base URL (``http://127.0.0.1:N``).
+
+    For tests that need real HTTP between two parts (Svenn's webhook deliveries to the
+    engine's ingest, the writer's calls to the simulator). The socket is bound *before*
+    uvicorn starts, so no other process can take the port between choosing and serving it.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False)
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:  # uvicorn exposes a flag, not an event
+                if serving.done():
+                    serving.result()  # surfaces the start-up error
+                    raise RuntimeError("uvicorn stopped before it started")
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()

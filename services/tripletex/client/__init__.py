@@ -39,6 +39,7 @@ from .errors import (
     TripletexValidationError,
     ValidationMessage,
 )
+from .locking import Updated
 from .natural_keys import Ensured
 from .rate_limit import LimiterRegistry
 
@@ -65,5 +66,6 @@ __all__ = [
     "TripletexServerError",
     "TripletexUnavailable",
     "TripletexValidationError",
+    "Updated",
     "ValidationMessage",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from .locking import Mutate
+from .locking import Mutate, Updated
 from .models import Customer
 from .natural_keys import Ensured
 from .resource import Resource
@@ -69,3 +69,13 @@ class CustomersApi(Resource):
 
     async def update(self, customer_id: int, mutate: Mutate[Customer]) -> Customer:
         return await self._update(f"/customer/{customer_id}", Customer, mutate)
+
+    async def revise(
+        self, customer_id: int, mutate: Mutate[Customer], *, fields: str | None = None
+    ) -> Updated[Customer]:
+        """:meth:`update`, also saying what was sent (nothing when already up to date).
+
+        ``fields`` widens the read the change is computed against (e.g. to expand a nested
+        address, which a plain read returns as ``{id, url}`` only).
+        """
+        return await self._update_reporting(f"/customer/{customer_id}", Customer, mutate, fields=fields)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from .locking import Mutate
+from .locking import Mutate, Updated
 from .models import Employee
 from .natural_keys import Ensured
 from .resource import Resource
@@ -66,3 +66,21 @@ class EmployeesApi(Resource):
 
     async def update(self, employee_id: int, mutate: Mutate[Employee]) -> Employee:
         return await self._update(f"/employee/{employee_id}", Employee, mutate)
+
+    async def revise(
+        self, employee_id: int, mutate: Mutate[Employee], *, fields: str | None = None
+    ) -> Updated[Employee]:
+        """:meth:`update`, also saying what was sent (nothing when already up to date).
+
+        ``fields`` widens the read the change is computed against (e.g. to expand a nested
+        address, which a plain read returns as ``{id, url}`` only).
+        """
+        return await self._update_reporting(f"/employee/{employee_id}", Employee, mutate, fields=fields)
+
+    async def numbers(self) -> list[str]:
+        """Every employee number in use, for generating a new one (S-E2)."""
+        found: set[str] = set()
+        async for employee in self.iterate(fields="id,employeeNumber"):
+            if employee.employee_number:
+                found.add(employee.employee_number)
+        return sorted(found)

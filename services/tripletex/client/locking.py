@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from .errors import TripletexConflictError
 from .models import Entity, changed_fields, write_body
@@ -20,6 +21,24 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Entity)
 
 Mutate = Callable[[E], object]  # edits the record in place; any return value is ignored
+
+
+@dataclass(frozen=True)
+class Updated(Generic[E]):
+    """The record after an update, and what was sent to get there.
+
+    ``changed`` is empty when the record already matched the intent and nothing was PUT:
+    a sync engine reports that as "already up to date", which is what stops an update from
+    echoing back and forth between two systems.
+    """
+
+    record: E
+    changed: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 1
+
+    @property
+    def written(self) -> bool:
+        return bool(self.changed)
 
 
 async def update_with_retry(
@@ -36,6 +55,19 @@ async def update_with_retry(
     nothing is sent, which is what makes a replayed command harmless. ``always_send`` names
     wire fields sent whenever something changed (a timesheet PUT may null what is missing).
     """
+    updated = await update_reporting(read, write, mutate, max_attempts=max_attempts, always_send=always_send)
+    return updated.record
+
+
+async def update_reporting(
+    read: Callable[[], Awaitable[E]],
+    write: Callable[[dict[str, Any]], Awaitable[E]],
+    mutate: Mutate[E],
+    *,
+    max_attempts: int,
+    always_send: Collection[str] = (),
+) -> Updated[E]:
+    """:func:`update_with_retry`, also saying what (if anything) was written."""
     attempt = 0
     while True:
         attempt += 1
@@ -44,12 +76,12 @@ async def update_with_retry(
         mutate(intended)
         diff = changed_fields(fresh, intended)
         if not diff:
-            return fresh
+            return Updated(fresh, {}, attempt)
         full = write_body(intended)
         kept = {key: full[key] for key in always_send if key in full}
         body = {"id": fresh.id, "version": fresh.version, **kept, **diff}
         try:
-            return await write(body)
+            return Updated(await write(body), diff, attempt)
         except TripletexConflictError as exc:
             if not exc.is_revision or attempt >= max_attempts:
                 raise

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from .errors import TripletexConflictError, TripletexOutcomeUnknown
-from .locking import Mutate
+from .locking import Mutate, Updated
 from .models import Activity, Project, ProjectActivity, ProjectParticipant, Ref
 from .natural_keys import Ensured
 from .resource import Resource, ids_param
+from .transport import Params
 
 PARTICIPANT_FIELDS = "id,participants(id,version,employee(id),adminAccess)"
 PROJECT_ACTIVITY_FIELDS = (
@@ -36,10 +37,28 @@ class ProjectsApi(Resource):
         return self._iterate("/project", Project, params=filters, fields=fields, page_size=page_size)
 
     async def by_number(self, number: str, *, fields: str | None = None) -> Project | None:
-        """The project with exactly this number, closed or open, internal or not (S-P4, D-J2)."""
-        page = await self._page("/project", Project, params={"number": number}, fields=fields, count=10)
-        matches = [p for p in page.values if p.number == number]
-        return matches[0] if matches else None
+        """The project with exactly this number, closed or open, internal or not (S-P4, D-J2).
+
+        A second search with ``isClosed=true`` runs only when the first finds nothing: the
+        spec's ``includeRecentlyClosed`` (default false) hints that a plain search may hide
+        closed projects, and missing one here would create a duplicate number.
+        """
+        searches: tuple[Params, ...] = ({"number": number}, {"number": number, "isClosed": True})
+        for params in searches:
+            page = await self._page("/project", Project, params=params, fields=fields, count=10)
+            matches = [p for p in page.values if p.number == number]
+            if matches:
+                return matches[0]
+        return None
+
+    async def numbers(self) -> list[str]:
+        """Every project number in use (open and closed), for generating a new one (S-P5)."""
+        seen: set[str] = set()
+        for params in ({}, {"isClosed": True}):
+            async for project in self.iterate(fields="id,number", **params):
+                if project.number:
+                    seen.add(project.number)
+        return sorted(seen)
 
     async def create(self, project: Project) -> Project:
         """Plain create. Prefer :meth:`ensure`, which cannot duplicate."""
@@ -57,6 +76,16 @@ class ProjectsApi(Resource):
     async def update(self, project_id: int, mutate: Mutate[Project]) -> Project:
         """Apply ``mutate`` to the current project and PUT the change with ``version``."""
         return await self._update(f"/project/{project_id}", Project, mutate)
+
+    async def revise(
+        self, project_id: int, mutate: Mutate[Project], *, fields: str | None = None
+    ) -> Updated[Project]:
+        """:meth:`update`, also saying what was sent (nothing when already up to date).
+
+        ``fields`` widens the read the change is computed against (e.g. to expand a nested
+        address, which a plain read returns as ``{id, url}`` only).
+        """
+        return await self._update_reporting(f"/project/{project_id}", Project, mutate, fields=fields)
 
     async def close(self, project_id: int) -> Project:
         """S-P7: a completed Svenn project closes the Tripletex project."""

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from .envelopes import DEFAULT_PAGE_SIZE, Page, iterate_pages, parse_page, parse_value
-from .locking import Mutate, update_with_retry
+from .locking import Mutate, Updated, update_reporting, update_with_retry
 from .models import Entity, write_body
 from .natural_keys import Ensured, find_or_create
 from .transport import Params, Transport
@@ -130,6 +130,19 @@ class Resource:
         return await update_with_retry(
             read, write, mutate, max_attempts=self._t.retry.revision_max_attempts, always_send=always_send
         )
+
+    async def _update_reporting(
+        self, path: str, model: type[E], mutate: Mutate[E], *, fields: str | None = None
+    ) -> Updated[E]:
+        """:meth:`_update`, also saying what was sent (nothing when already up to date)."""
+
+        async def read() -> E:
+            return await self._get(path, model, fields=fields)
+
+        async def write(body: dict[str, Any]) -> E:
+            return await self._put(path, body, model)
+
+        return await update_reporting(read, write, mutate, max_attempts=self._t.retry.revision_max_attempts)
 
     async def _ensure(
         self, key: str, find: Callable[[], Awaitable[M | None]], create: Callable[[], Awaitable[M]]
