@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.entities import EntitySnapshot
 from contracts.envelope import Command, Operation, Outcome, OutcomeStatus
 from contracts.ids import outcome_id
 from contracts.topics import SYNC_OUTCOMES, record_key
@@ -59,7 +60,20 @@ def outcome_for(
     target_entity_id: str | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    written: EntitySnapshot | None = None,
 ) -> Outcome:
+    """The outcome of ``command``.
+
+    ``target_entity_id`` defaults to the linked record on the other side, or for a write-back to
+    the record's own side (ASSIGN_NUMBER) to that record. ``written`` is what both sides hold
+    after an applied create/update; it defaults to the command's payload, and a writer that
+    kept some of the target's own values (an internal project, an inactive customer) passes the
+    canonical snapshot of what the target really holds, so the next echo is recognised as one.
+    """
+    if target_entity_id is None:
+        own_side = command.operation is Operation.ASSIGN_NUMBER
+        target_entity_id = command.source_entity_id if own_side else command.expected_link.target_entity_id
+    applied_write = status is OutcomeStatus.APPLIED and command.operation in _WRITES
     return Outcome(
         tenant_id=command.tenant_id,
         correlation_id=command.correlation_id,
@@ -71,10 +85,10 @@ def outcome_for(
         operation=command.operation,
         entity_type=command.entity_type,
         source_entity_id=command.source_entity_id,
-        target_entity_id=target_entity_id or command.expected_link.target_entity_id,
+        target_entity_id=target_entity_id,
         status=status,
         rule_id=command.rule_id,
-        written=command.payload if status is OutcomeStatus.APPLIED and command.operation in _WRITES else None,
+        written=(written or command.payload) if applied_write else None,
         reason=reason,
         error_code=error_code,
         error_message=error_message,
