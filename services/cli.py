@@ -9,6 +9,7 @@ import typer
 
 from contracts.envelope import EntityType, SourceSystem
 from services.core.settings import Settings
+from services.core.tenants import TenantConfig
 from services.runtime import ALL_ROLES, Role, serve
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -67,6 +68,48 @@ def links_restore(
 
     decision = asyncio.run(restore_link(Settings(), tenant, entity_type, side, entity_id))
     typer.echo(f"restore requested: decision {decision.decision_id} on sync.decisions.v1")
+
+
+def _tenant(tenant_id: str) -> TenantConfig:
+    from services.core.tenants import StaticTenantDirectory, UnknownTenant
+
+    try:
+        return asyncio.run(StaticTenantDirectory.from_file(Settings().tenants_file).get(tenant_id))
+    except UnknownTenant as exc:
+        raise typer.BadParameter(f"{exc} (TENANTS_FILE={Settings().tenants_file})") from None
+
+
+@app.command()
+def readiness(tenant: Annotated[str, typer.Option(help="Tenant id (from TENANTS_FILE).")]) -> None:
+    """Dry run of the initial sync: what would be linked, created, skipped and why. Changes nothing."""
+    from services.onboarding.run import readiness as report
+    from services.onboarding.run import render
+
+    typer.echo(render(asyncio.run(report(_tenant(tenant)))))
+
+
+@app.command("initial-sync")
+def initial_sync(
+    tenant: Annotated[str, typer.Option(help="Tenant id (from TENANTS_FILE).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the readiness report.")] = False,
+) -> None:
+    """Switch a tenant on: publish every record of both sides; the engine links, creates and skips."""
+    from services.core.publisher import Publisher
+    from services.onboarding.run import initial_sync as run
+    from services.onboarding.run import readiness as report
+    from services.onboarding.run import render
+
+    config = _tenant(tenant)
+    if dry_run:
+        typer.echo(render(asyncio.run(report(config))))
+        return
+
+    async def publish() -> None:
+        async with Publisher(Settings()) as publisher:
+            done = await run(config, publisher)
+        typer.echo(f"published {done.svenn_published} Svenn and {done.tripletex_published} Tripletex records")
+
+    asyncio.run(publish())
 
 
 @app.command()

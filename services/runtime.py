@@ -33,6 +33,7 @@ from services.core.topic_admin import ensure_topics
 from services.core.tracing import configure_tracing
 from services.decision import consumer as decision
 from services.ingest.http import change_routes
+from services.onboarding.http import readiness_routes
 from services.svenn.ingest import svenn_webhook_routes
 from services.tripletex.ingest import TripletexClients, client_fetcher, tripletex_webhook_routes
 from services.tripletex.writer import process_limiters
@@ -176,6 +177,7 @@ class Runtime:
         if Role.INGEST in self.roles:
             api.include_router(change_routes(self.publisher))
             api.include_router(svenn_webhook_routes(self.publisher, self.tenants))
+            api.include_router(readiness_routes(self.tenants))
             api.include_router(
                 tripletex_webhook_routes(self.publisher, self.tenants, client_fetcher(self.tripletex_clients))
             )

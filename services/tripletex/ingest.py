@@ -441,36 +441,31 @@ async def reconcile_tripletex(
     """
     report = ReconcileReport(tenant_id)
     pending: list[asyncio.Future[Any]] = []
-    sources: list[tuple[EntityType, AsyncIterator[Any]]] = [
-        (EntityType.PROJECT, client.projects.iterate(fields=PROJECT_FIELDS)),
-        (EntityType.CUSTOMER, _all_customers(client, customers_changed_since)),
-        (EntityType.EMPLOYEE, client.employees.iterate(fields=EMPLOYEE_FIELDS)),
-    ]
     with tracing.tracer().start_as_current_span(
         "tripletex reconcile", attributes={"tsync.tenant_id": tenant_id}
     ) as span:
         seen: set[tuple[EntityType, str]] = set()
-        for entity_type, records in sources:
-            async for model in records:
-                record = as_json(model)
-                try:
-                    event = tripletex_change_event(tenant_id, entity_type, record, ChangeKind.UPDATED)
-                except (MappingError, ValidationError) as exc:
-                    report.skipped += 1
-                    log.warning(
-                        "skipped a Tripletex record that does not map",
-                        extra={"tenant_id": tenant_id, "entity_type": entity_type.value, "error": str(exc)},
-                    )
-                    continue
-                if (entity_type, event.entity_id) in seen:
-                    continue  # a record that moved between pages while we read them
-                seen.add((entity_type, event.entity_id))
-                pending.append(await publisher.send(TRIPLETEX_CHANGES, _key(event), event))
-                report.event_ids.append(str(event.event_id))
-                _count(report, entity_type)
-                if len(pending) >= _FLUSH_EVERY:
-                    await asyncio.gather(*pending)
-                    pending.clear()
+        async for entity_type, record in list_tripletex_records(
+            client, customers_changed_since=customers_changed_since
+        ):
+            try:
+                event = tripletex_change_event(tenant_id, entity_type, record, ChangeKind.UPDATED)
+            except (MappingError, ValidationError) as exc:
+                report.skipped += 1
+                log.warning(
+                    "skipped a Tripletex record that does not map",
+                    extra={"tenant_id": tenant_id, "entity_type": entity_type.value, "error": str(exc)},
+                )
+                continue
+            if (entity_type, event.entity_id) in seen:
+                continue  # a record that moved between pages while we read them
+            seen.add((entity_type, event.entity_id))
+            pending.append(await publisher.send(TRIPLETEX_CHANGES, _key(event), event))
+            report.event_ids.append(str(event.event_id))
+            _count(report, entity_type)
+            if len(pending) >= _FLUSH_EVERY:
+                await asyncio.gather(*pending)
+                pending.clear()
         if pending:
             await asyncio.gather(*pending)
         span.set_attribute("tsync.published", report.published)
@@ -485,6 +480,20 @@ async def reconcile_tripletex(
         },
     )
     return report
+
+
+async def list_tripletex_records(
+    client: TripletexClient, *, customers_changed_since: datetime | None = None
+) -> AsyncIterator[tuple[EntityType, dict[str, Any]]]:
+    """Every project (with participants), customer (active and inactive) and employee, as JSON."""
+    sources: list[tuple[EntityType, AsyncIterator[Any]]] = [
+        (EntityType.PROJECT, client.projects.iterate(fields=PROJECT_FIELDS)),
+        (EntityType.CUSTOMER, _all_customers(client, customers_changed_since)),
+        (EntityType.EMPLOYEE, client.employees.iterate(fields=EMPLOYEE_FIELDS)),
+    ]
+    for entity_type, records in sources:
+        async for model in records:
+            yield entity_type, as_json(model)
 
 
 async def _all_customers(client: TripletexClient, changed_since: datetime | None) -> AsyncIterator[Any]:
