@@ -32,6 +32,7 @@ from services.core.tenants import StaticTenantDirectory, TenantDirectory
 from services.core.topic_admin import ensure_topics
 from services.core.tracing import configure_tracing
 from services.decision import consumer as decision
+from services.ingest.catch_up import CatchUp
 from services.ingest.http import change_routes
 from services.onboarding.http import readiness_routes
 from services.svenn.ingest import svenn_webhook_routes
@@ -88,6 +89,10 @@ class Runtime:
             )
         # One Tripletex client per tenant for the ingest's record fetches (webhooks may carry only an id).
         self.tripletex_clients = TripletexClients(self.tenants, limiters=process_limiters())
+        catch_up = Role.INGEST in self.roles and settings.catch_up
+        self.catch_up = (
+            CatchUp(settings, self.tenants, self.publisher, self.tripletex_clients) if catch_up else None
+        )
         self.started = False
 
     async def start(self) -> None:
@@ -97,11 +102,15 @@ class Runtime:
             await self.database.start()
         await self.publisher.start()
         await self.broker.start()
+        if self.catch_up is not None:
+            await self.catch_up.start()
         self.started = True
         log.info("started", extra={"roles": list(self.roles)})
 
     async def stop(self) -> None:
         self.started = False
+        if self.catch_up is not None:
+            await self.catch_up.stop()
         await self.broker.stop()
         await self._release()
         await self.publisher.stop()

@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the engine's loggers.")
     log_format: Literal["json", "text"] = Field("json", description="json (structured) or text logs.")
     service_name: str = Field("tripletex-sync", description="OpenTelemetry service.name.")
+    catch_up: bool = Field(True, description="Run Svenn polling and the Tripletex full pass with the ingest.")
+    svenn_poll_interval_s: float = Field(
+        300, description="Seconds between catch-up polls of Svenn per tenant."
+    )
+    svenn_poll_lookback_s: float = Field(
+        3600, description="How far back the first Svenn poll after start looks."
+    )
+    tripletex_reconcile_interval_s: float = Field(
+        86400, description="Seconds between full passes over a tenant's Tripletex records."
+    )
     tenants_file: str | None = Field(
         None, description="JSON file with each tenant's connections (until the tenant registry exists)."
     )

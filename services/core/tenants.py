@@ -52,6 +52,10 @@ class TenantDirectory(Protocol):
         """The tenant's configuration; raises ``UnknownTenant``."""
         ...
 
+    async def all(self) -> list[TenantConfig]:
+        """Every registered tenant (for the schedules that run per tenant)."""
+        ...
+
 
 class StaticTenantDirectory:
     def __init__(self, tenants: list[TenantConfig] | None = None) -> None:
@@ -67,6 +71,9 @@ class StaticTenantDirectory:
 
     def put(self, tenant: TenantConfig) -> None:
         self._tenants[tenant.tenant_id] = tenant
+
+    async def all(self) -> list[TenantConfig]:
+        return list(self._tenants.values())
 
     async def get(self, tenant_id: str) -> TenantConfig:
         try:
