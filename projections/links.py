@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 
 from contracts.entities import EntitySnapshot
 from contracts.envelope import (
+    Command,
     DecisionRecord,
     EntityType,
     LinkEffect,
@@ -94,9 +95,15 @@ async def load(connection: asyncpg.Connection | asyncpg.Pool, keys: Sequence[Lin
     if not keys:
         return Links({})
     rows = await connection.fetch(
-        """SELECT l.tenant_id, l.entity_type, l.system, l.entity_id, l.state, l.other_id, l.synced_snapshot
+        # A write intent newer than the last projected write is what the record will hold next.
+        """SELECT l.tenant_id, l.entity_type, l.system, l.entity_id, l.state, l.other_id,
+                  CASE WHEN w.issued_at > coalesce(l.synced_at, '-infinity') THEN w.snapshot
+                       ELSE l.synced_snapshot END AS synced_snapshot
            FROM link l JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(t, e, s, i)
-             ON l.tenant_id = k.t AND l.entity_type = k.e AND l.system = k.s AND l.entity_id = k.i""",
+             ON l.tenant_id = k.t AND l.entity_type = k.e AND l.system = k.s AND l.entity_id = k.i
+           LEFT JOIN write_intent w
+             ON w.tenant_id = l.tenant_id AND w.entity_type = l.entity_type
+            AND w.system = l.system AND w.entity_id = l.entity_id""",
         [k[0] for k in keys],
         [k[1].value for k in keys],
         [k[2].value for k in keys],
@@ -112,3 +119,30 @@ async def load(connection: asyncpg.Connection | asyncpg.Pool, keys: Sequence[Lin
             for r in rows
         }
     )
+
+
+_INTENT = """
+INSERT INTO write_intent (tenant_id, entity_type, system, entity_id, snapshot, issued_at)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+ON CONFLICT (tenant_id, entity_type, system, entity_id) DO UPDATE
+SET snapshot = EXCLUDED.snapshot, issued_at = EXCLUDED.issued_at
+WHERE write_intent.issued_at <= EXCLUDED.issued_at
+"""
+
+
+async def record_intents(connection: asyncpg.Connection | asyncpg.Pool, commands: Iterable[Command]) -> None:
+    """Remember what updates of linked records are about to write (see migration 0004)."""
+    rows = [
+        (
+            c.tenant_id,
+            c.entity_type.value,
+            c.target.value,
+            c.expected_link.target_entity_id,
+            c.payload.model_dump_json(),
+            c.issued_at,
+        )
+        for c in commands
+        if c.operation is Operation.UPDATE and c.payload is not None and c.expected_link.target_entity_id
+    ]
+    if rows:
+        await connection.executemany(_INTENT, rows)

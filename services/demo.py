@@ -1,207 +1,215 @@
-"""``tsync demo``: the real engine moving changes end to end, narrated hop by hop.
+"""``tsync demo``: a live two-way sync between Svenn and Tripletex, narrated step by step.
 
-Runs every role in this process against the configured Kafka and PostgreSQL (``make demo``
-starts the project's own), serves the ingest API on a real port, sends changes to it over
-HTTP, and prints what appears on each topic and in the projection tables.
+Runs a ``Sandbox`` (both simulators, the whole engine, webhooks both ways) against the
+configured Kafka and PostgreSQL (``make demo`` starts the project's own), with a fresh tenant
+each run, then acts as a user on one side and prints what the engine did and what the other
+side now holds. Everything goes over real HTTP and real Kafka; nothing is scripted on the
+engine's side, which is why each step *waits* for the other side instead of sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
-import uuid
-from datetime import UTC, date, datetime
+import time
+from datetime import date
+from typing import Any
 
 import asyncpg
-import httpx
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import headers
-from contracts.entities import CustomerSnapshot, ProjectSnapshot
-from contracts.envelope import ChangeEvent, ChangeKind, DecisionRecord, EntityType, SourceSystem
-from contracts.ids import change_event_id
-from contracts.topics import (
-    DECISION_CONSUMER,
-    SVENN_CHANGES,
-    SVENN_COMMANDS,
-    SYNC_DECISIONS,
-    SYNC_OUTCOMES,
-    TRIPLETEX_CHANGES,
-    TRIPLETEX_COMMANDS,
-    dead_letter_topic,
-)
+from contracts.error_codes import CATALOG, PROJECT_MISSING_START_DATE
+from contracts.topics import DECISION_CONSUMER, TRIPLETEX_CHANGES, dead_letter_topic
 from services.core.logs import configure_logging
 from services.core.settings import Settings
 from services.core.tracing import configure_tracing
-from services.runtime import ALL_ROLES, Runtime
+from services.sandbox import Sandbox, SandboxTenant
+
+STEP_TIMEOUT = 20.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Narrator:
+    """Prints each step and the engine outcomes recorded since the previous step."""
 
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.seen = 0
 
-def _events(tenant: str) -> list[ChangeEvent]:
-    now = datetime.now(UTC)
-    project = ProjectSnapshot(number="2024.17", name="Bathroom, Storgata 4", start_date=date(2026, 11, 2))
-    customer = CustomerSnapshot(customer_number="10042", name="Nordmann Bygg AS", email="post@nordmann.no")
-    return [
-        ChangeEvent(
-            tenant_id=tenant,
-            correlation_id=uuid.uuid4(),
-            event_id=change_event_id(tenant, "svenn", "project", "sv-981", "1"),
-            source=SourceSystem.SVENN,
-            entity_type=EntityType.PROJECT,
-            entity_id="sv-981",
-            change_kind=ChangeKind.CREATED,
-            occurred_at=now,
-            source_version="1",
-            snapshot=project,
-        ),
-        ChangeEvent(
-            tenant_id=tenant,
-            correlation_id=uuid.uuid4(),
-            event_id=change_event_id(tenant, "svenn", "project", "sv-982", "1"),
-            source=SourceSystem.SVENN,
-            entity_type=EntityType.PROJECT,
-            entity_id="sv-982",
-            change_kind=ChangeKind.CREATED,
-            occurred_at=now,
-            source_version="1",
-            snapshot=ProjectSnapshot(number="2024.18", name="Garage, no start date yet"),
-        ),
-        ChangeEvent(
-            tenant_id=tenant,
-            correlation_id=uuid.uuid4(),
-            event_id=change_event_id(tenant, "tripletex", "customer", "31337", "4"),
-            source=SourceSystem.TRIPLETEX,
-            entity_type=EntityType.CUSTOMER,
-            entity_id="31337",
-            change_kind=ChangeKind.UPDATED,
-            occurred_at=now,
-            source_version="4",
-            snapshot=customer,
-        ),
-    ]
+    def step(self, title: str) -> None:
+        print(f"\n== {title}")
 
+    async def engine(self) -> None:
+        """The writers' outcomes since last time: which rule, what was done, and why.
 
-async def _watch(settings: Settings, tenant: str, ready: asyncio.Event) -> None:
-    """Print each message of this tenant as it appears on the engine's topics."""
-    topics = [
-        SVENN_CHANGES,
-        TRIPLETEX_CHANGES,
-        SYNC_DECISIONS,
-        TRIPLETEX_COMMANDS,
-        SVENN_COMMANDS,
-        SYNC_OUTCOMES,
-    ]
-    topics.append(dead_letter_topic(DECISION_CONSUMER))
-    consumer = AIOKafkaConsumer(
-        *(settings.topic(t) for t in topics),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=None,
-        auto_offset_reset="latest",
-    )
-    await consumer.start()
-    try:
-        await asyncio.sleep(0.5)  # let the watcher take its partitions before anything is sent
-        ready.set()
+        Waits for the engine to go quiet first (echoes included), so each step shows its own
+        outcomes rather than the tail of the previous one.
+        """
+        await self.sandbox.settle(quiet=0.5)
+        rows = await self.sandbox.outcomes()
         while True:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for r in records:
-                    h = {k: v.decode() for k, v in r.headers if v is not None}
-                    if h.get(headers.TENANT) != tenant and tenant.encode() not in (r.key or b""):
-                        continue
-                    topic = r.topic.removeprefix(settings.topic_prefix)
-                    if topic.startswith("dlq."):
-                        print(f"  [{topic}] dead letter: {h.get(headers.DLQ_REASON)}")
-                    else:
-                        if headers.MESSAGE_TYPE not in h:
-                            print(f"  [{topic}] raw bytes, not a contract message: {r.value[:20]!r}")
-                            continue
-                        kind, message_id = h[headers.MESSAGE_TYPE], h.get(headers.MESSAGE_ID)
-                        trace_id = h.get("traceparent", "--").split("-")[1]
-                        print(f"  [{topic}] {kind} {message_id}  trace {trace_id}")
-                        if kind == "decision":
-                            d = DecisionRecord.model_validate_json(r.value or b"")
-                            code = f" {d.error_code}" if d.error_code else ""
-                            print(f"      {d.rule_id} {d.verdict}{code}: {d.reason}")
-    except asyncio.CancelledError:
-        pass
-    finally:
-        await consumer.stop()
+            await asyncio.sleep(0.5)
+            again = await self.sandbox.outcomes()
+            if len(again) == len(rows):
+                break
+            rows = again
+        for row in rows[self.seen :]:
+            print(
+                f"   engine: {row['rule_id']:<5} {row['operation']:<8} -> {row['target']:<9}"
+                f" {row['status']:<7} {row['reason'] or ''}{row['error_code'] or ''}"
+            )
+        self.seen = len(rows)
 
 
 async def run_demo(settings: Settings) -> int:
     configure_logging("WARNING", "text")
     configure_tracing(settings.service_name)
-    tenant = f"demo-{uuid.uuid4().hex[:6]}"
-    runtime = Runtime(settings, ALL_ROLES)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(runtime.http_app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
+    started = time.monotonic()
+    async with Sandbox(settings, tenant_prefix="demo") as sandbox:
+        t = sandbox.tenant
+        print("engine running (ingest, decision, both writers, projections) on real Kafka and PostgreSQL")
+        print(f"  engine     {sandbox.engine_url}  (webhooks from both sides)")
+        print(f"  tripletex  {sandbox.tripletex_url}/v2  (simulator, company {t.company_id})")
+        print(f"  svenn      {sandbox.svenn_url}/api/v1  (simulator)")
+        print(f"tenant: {t.tenant_id}")
+        say = Narrator(sandbox)
+        await _project_from_svenn(sandbox, t, say)
+        await _customer_from_tripletex(sandbox, t, say)
+        await _missing_start_date(sandbox, t, say)
+        await _rename_in_tripletex(sandbox, t, say)
+        await _dead_letter(settings, t, say)
+        await _tables(sandbox, say)
+        print(f"\ndone in {time.monotonic() - started:.1f}s")
+        print(
+            "Not shown here: real Svenn/Tripletex accounts (these are simulators), Drifti (D-* rules not "
+            "built yet), polling/reconciliation after an outage, replays, and more than one process."
+        )
+    return 0
+
+
+async def _project_from_svenn(sandbox: Sandbox, t: SandboxTenant, say: Narrator) -> None:
+    say.step("(a) Svenn: a user creates project 2024.17 with a start date")
+    project = await t.svenn.projects.create(
+        {"display_id": "2024.17", "name": "Bathroom, Storgata 4", "start_date": "2026-11-02"}
     )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-        if serving.done():
-            await serving
-            return 1
-    print(f"engine running (ingest, decision, writers, projections); ingest API on http://127.0.0.1:{port}")
-    print(f"tenant: {tenant}\n")
-    ready = asyncio.Event()
-    watcher = asyncio.create_task(_watch(settings, tenant, ready))
-    await ready.wait()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for event in _events(tenant):
-                snapshot = (
-                    event.snapshot.model_dump(mode="json", exclude_defaults=True) if event.snapshot else None
-                )
-                what = f"{event.source} {event.entity_type} {event.entity_id} ({event.change_kind})"
-                print(f"POST /v1/changes  {what}")
-                response = await http.post("/v1/changes", content=event.model_dump_json())
-                print(f"  -> {response.status_code} {response.json()}\n     snapshot {snapshot}")
-            print("POST /v1/changes  (malformed: tenant id with spaces)")
-            bad = await http.post("/v1/changes", content=b'{"tenant_id": "not a tenant"}')
-            print(f"  -> {bad.status_code} {bad.json()['error']}: {len(bad.json()['details'])} problems")
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
-        await producer.start()
-        await producer.send_and_wait(settings.topic(TRIPLETEX_CHANGES), b"{not json", key=tenant.encode())
-        await producer.stop()
-        print(f"raw garbage published to {TRIPLETEX_CHANGES} (the decision must dead-letter it and go on)\n")
+    print(f"   svenn: project {project.id} display_id={project.display_id} start_date={project.start_date}")
+    found = await sandbox.wait_until(lambda: t.tripletex_project("2024.17"), STEP_TIMEOUT)
+    await say.engine()
+    print(
+        f"   tripletex: project {found['id']} number={found['number']} name={found['name']!r}"
+        f" startDate={found['startDate']}"
+    )
 
-        rows = await _wait_for_outcomes(settings.database_url, tenant, 2)
-        await asyncio.sleep(0.5)
-        print("\nprojection sync_outcome (PostgreSQL):")
-        for row in rows:
-            print(
-                f"  {row['entity_type']:<9} {row['source_entity_id']:<7} -> {row['target']:<9}"
-                f" {row['operation']:<7} {row['status']:<8} rule={row['rule_id']}"
-                f"  {row['reason'] or ''}{row['error_code'] or ''}: {row['error_message'] or ''}"
+
+async def _customer_from_tripletex(sandbox: Sandbox, t: SandboxTenant, say: Narrator) -> None:
+    say.step("(b) Tripletex: a user creates customer 10042")
+    body = {"name": "Nordmann Bygg AS", "customerNumber": 10042, "email": "post@nordmann.no"}
+    created = (await t.tripletex_api("POST", "/customer", body))["value"]
+    print(f"   tripletex: customer {created['id']} customerNumber={created['customerNumber']}")
+    customer = await sandbox.wait_until(lambda: t.svenn.customers.find_by_number("10042"), STEP_TIMEOUT)
+    await say.engine()
+    print(
+        f"   svenn: customer {customer.id} customer_number={customer.customer_number} name={customer.name!r}"
+    )
+
+
+async def _missing_start_date(sandbox: Sandbox, t: SandboxTenant, say: Narrator) -> None:
+    say.step("(c) Svenn: a user creates project 2024.18 without a start date")
+    project = await t.svenn.projects.create({"display_id": "2024.18", "name": "Garage, no start date yet"})
+    print(f"   svenn: project {project.id} display_id=2024.18 start_date=None")
+
+    async def open_entry() -> asyncpg.Record | None:
+        rows = await sandbox.errors(open_only=True)
+        return next((r for r in rows if r["entity_id"] == project.id), None)
+
+    entry = await sandbox.wait_until(open_entry, STEP_TIMEOUT)
+    code = CATALOG[entry["error_code"]]
+    print(f"   error log: {entry['error_code']} ({entry['rule_id']}) on svenn project {project.id}")
+    print(f"      no: {code.message_no} {code.action_no}")
+    print(f"      en: {code.message_en} {code.action_en}")
+    assert entry["error_code"] == PROJECT_MISSING_START_DATE
+    print("   tripletex: no project 2024.18 (nothing was written)")
+
+    print("   svenn: the user sets the start date to 2026-12-01")
+    await t.svenn.projects.update(project.id, {"start_date": date(2026, 12, 1).isoformat()})
+
+    async def resolved() -> asyncpg.Record | None:
+        rows = await sandbox.errors()
+        return next((r for r in rows if r["entity_id"] == project.id and r["resolved_at"]), None)
+
+    await sandbox.wait_until(resolved, STEP_TIMEOUT)
+    print("   error log: PROJECT_MISSING_START_DATE resolved")
+    found = await sandbox.wait_until(lambda: t.tripletex_project("2024.18"), STEP_TIMEOUT)
+    await say.engine()
+    print(f"   tripletex: project {found['id']} number={found['number']} startDate={found['startDate']}")
+
+
+async def _rename_in_tripletex(sandbox: Sandbox, t: SandboxTenant, say: Narrator) -> None:
+    before = await sandbox.settle(quiet=1.5)
+    say.step(f"(d) Tripletex: a user renames project 2024.17 (engine writes so far: {before})")
+    project = await t.tripletex_project("2024.17")
+    assert project is not None
+    new_name = "Bathroom and hallway, Storgata 4"
+    body = {"version": project["version"], "name": new_name}
+    await t.tripletex_api("PUT", f"/project/{project['id']}", body)
+    print(f"   tripletex: project {project['id']} name={new_name!r}")
+
+    async def renamed() -> Any:
+        match = await t.svenn.projects.find_top_level_by_display_id("2024.17")
+        return match if match is not None and match.name == new_name else None
+
+    svenn_project = await sandbox.wait_until(renamed, STEP_TIMEOUT)
+    print(f"   svenn: project {svenn_project.id} name={svenn_project.name!r}")
+    after = await sandbox.settle(quiet=3.0)
+    await say.engine()
+    print(f"   engine writes: {before} before, {after} after the rename; quiet for 3s since (no ping-pong)")
+
+
+async def _dead_letter(settings: Settings, t: SandboxTenant, say: Narrator) -> None:
+    say.step(f"(e) a malformed message on {TRIPLETEX_CHANGES}")
+    dlq = settings.topic(dead_letter_topic(DECISION_CONSUMER))
+    consumer = AIOKafkaConsumer(
+        dlq, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, auto_offset_reset="latest"
+    )
+    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            while not consumer.assignment():
+                await consumer.getmany(timeout_ms=100)
+            await consumer.seek_to_end()
+            for tp in consumer.assignment():
+                await consumer.position(tp)  # fix the start before anything is published
+            await producer.send_and_wait(
+                settings.topic(TRIPLETEX_CHANGES), b"{not json", key=t.tenant_id.encode()
             )
-        print("\nWhat works so far: the S-rules decide, on real Kafka and PostgreSQL, one trace per change.")
-        print("This demo tenant has no Tripletex or Svenn connection, so the writers report that.")
-        return 0
-    finally:
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
-        server.should_exit = True
-        await serving
-
-
-async def _wait_for_outcomes(database_url: str, tenant: str, count: int) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        async with asyncio.timeout(60):
+            print(f"   published raw bytes {b'{not json'!r} to {TRIPLETEX_CHANGES}")
             while True:
-                rows = await connection.fetch(
-                    "SELECT * FROM sync_outcome WHERE tenant_id = $1 ORDER BY recorded_at", tenant
-                )
-                if len(rows) >= count:
-                    return rows
-                await asyncio.sleep(0.2)
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    for r in records:
+                        if r.key == t.tenant_id.encode():
+                            h = {k: v.decode() for k, v in r.headers if v is not None}
+                            name = dlq.removeprefix(settings.topic_prefix)
+                            print(f"   [{name}] dead letter: {h.get(headers.DLQ_REASON)}")
+                            print("   the decision consumer went on with the next message")
+                            return
     finally:
-        await connection.close()
+        await producer.stop()
+        await consumer.stop()
+
+
+async def _tables(sandbox: Sandbox, say: Narrator) -> None:
+    say.step("link table (PostgreSQL)")
+    for row in await sandbox.links():
+        if row["system"] == "svenn":
+            print(
+                f"   {row['entity_type']:<9} svenn {row['entity_id']:<26} <-> tripletex {row['other_id']:<6}"
+                f" {row['state']}"
+            )
+    say.step("error log (PostgreSQL)")
+    for row in await sandbox.errors():
+        state = f"resolved {row['resolved_at']:%H:%M:%S}" if row["resolved_at"] else "OPEN"
+        print(
+            f"   {row['error_code']:<28} {row['system']} {row['entity_type']} {row['entity_id']}"
+            f"  x{row['occurrences']}  {state}"
+        )

@@ -12,7 +12,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter
 
 from contracts.entities import ProjectSnapshot
-from contracts.envelope import ChangeEvent, DecisionRecord, EntityType
+from contracts.envelope import ChangeEvent, Command, DecisionRecord, EntityType
 from contracts.ids import decision_id
 from contracts.topics import CHANGE_TOPICS, COMMAND_TOPICS, DECISION_CONSUMER, SYNC_DECISIONS, record_key
 from projections import links
@@ -68,14 +68,19 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.database = database
         self.links = NO_LINKS
+        self._issued: list[Command] = []
 
     async def handle_batch(self, received: list[Received[ChangeEvent]]) -> None:
         keys = [key for item in received for key in link_keys(item.message)]
+        self._issued = []
         try:
             self.links = await links.load(self.database.pool, keys)
+            await super().handle_batch(received)
+            # Before the batch commits, and long before a writer's round trip and the other side's
+            # webhook can bring the echo back.
+            await links.record_intents(self.database.pool, self._issued)
         except (asyncpg.PostgresConnectionError, OSError) as exc:
             raise TransientError(f"link table unavailable: {exc}") from exc
-        await super().handle_batch(received)
 
     async def handle(self, item: Received[ChangeEvent]) -> None:
         event = item.message
@@ -85,6 +90,7 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
         await self.publish(SYNC_DECISIONS, key, decision_record(event, ruling))
         for command in ruling.commands:
             await self.publish(COMMAND_TOPICS[command.target], key, command)
+        self._issued.extend(ruling.commands)
 
 
 def register(

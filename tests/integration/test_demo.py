@@ -1,8 +1,10 @@
-"""`make demo` must keep working: run `tsync demo` against the test session's Kafka and PostgreSQL."""
+"""`make demo` must keep working: run `tsync demo` (a Sandbox: both simulators and the engine) as a
+subprocess against the test session's Kafka and PostgreSQL, and check each narrated step."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,7 @@ from services.core.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-def test_demo_moves_changes_end_to_end(settings: Settings) -> None:
+def test_demo_runs_a_live_two_way_sync(settings: Settings) -> None:
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
@@ -24,13 +26,30 @@ def test_demo_moves_changes_end_to_end(settings: Settings) -> None:
     }
     tsync = Path(sys.executable).with_name("tsync")
     result = subprocess.run(
-        [str(tsync), "demo"], env=env, capture_output=True, text=True, timeout=120, check=False
+        [str(tsync), "demo"], env=env, capture_output=True, text=True, timeout=90, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "POST /v1/changes  svenn project sv-981 (created)" in out
-    assert "-> 422 invalid change event" in out
+    # (a) Svenn -> Tripletex, number kept as a string (S-P4, S-P6)
+    assert "svenn: project prj_" in out and "display_id=2024.17" in out
+    assert "number=2024.17 name='Bathroom, Storgata 4' startDate=2026-11-02" in out
+    # (b) Tripletex -> Svenn
+    assert "customer_number=10042 name='Nordmann Bygg AS'" in out
+    # (c) S-P1: the error opens with its Norwegian and English text and the action, then resolves
+    assert "error log: PROJECT_MISSING_START_DATE (S-P1) on svenn project prj_" in out
+    assert "no: Prosjektet mangler startdato." in out
+    assert "en: The project has no start date. Set a start date on the project in Svenn" in out
+    assert "error log: PROJECT_MISSING_START_DATE resolved" in out
+    assert "number=2024.18 startDate=2026-12-01" in out
+    # (d) rename in Tripletex reaches Svenn, and the engine stops writing
+    assert "svenn: project prj_" in out and "name='Bathroom and hallway, Storgata 4'" in out
+    assert re.search(r"engine writes: (\d+) before, (\d+) after the rename; quiet", out), out
+    before, after = map(int, re.findall(r"engine writes: (\d+) before, (\d+) after", out)[0])
+    assert after == before + 1  # exactly the rename written to Svenn; the echo wrote nothing
+    # (e) a malformed change is dead-lettered with its reason
     assert "[dlq.sync-decision.v1] dead letter: invalid ChangeEvent" in out
-    assert "S-P1 reject PROJECT_MISSING_START_DATE" in out
-    assert "project   sv-981  -> tripletex create  failed   rule=S-P4  TENANT_NOT_CONNECTED" in out
-    assert "customer  31337   -> svenn     create  failed   rule=S-C1  TENANT_NOT_CONNECTED" in out
+    # the tables at the end
+    assert re.search(r"project +svenn prj_\w+ +<-> tripletex \d+ +linked", out), out
+    assert re.search(r"customer +svenn cus_\w+ +<-> tripletex \d+ +linked", out), out
+    assert re.search(r"PROJECT_MISSING_START_DATE +svenn project prj_\w+ +x1 +resolved", out), out
+    assert "Not shown here:" in out

@@ -121,7 +121,7 @@ async def applied_link(
     await (await runtime.publisher.send(SYNC_OUTCOMES, record_key(tenant, entity_type, svenn_id), outcome))
 
 
-OPEN_ERRORS = "SELECT * FROM error_log WHERE tenant_id = $1 ORDER BY error_code"
+OPEN_ERRORS = "SELECT * FROM error_log WHERE tenant_id = $1 AND error_code = 'PROJECT_MISSING_START_DATE'"
 DECIDED = "SELECT * FROM sync_outcome WHERE tenant_id = $1 ORDER BY recorded_at"
 
 

@@ -43,6 +43,13 @@ def _from_svenn(event: ChangeEvent, links: Links) -> Ruling:
             f"customer id {customer.customer_number!r} is not numeric; only numeric ids are synced",
         )
     if not customer.active:
+        if (
+            link.state is LinkState.LINKED
+            and isinstance(link.synced, CustomerSnapshot)
+            and not link.synced.active
+        ):
+            # Tripletex deactivated it and the engine wrote that to Svenn: this is its echo (S-C5).
+            return skip("S-C3", "inactive in Svenn because Tripletex set it inactive (an echo)")
         if link.state is LinkState.LINKED:
             return reject(
                 "S-C3",

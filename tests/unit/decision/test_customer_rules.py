@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from contracts.entities import CustomerSnapshot
-from contracts.envelope import ChangeKind, EntityType, LinkEffect, Operation, SourceSystem, Verdict
+from contracts.envelope import ChangeKind, EntityType, LinkEffect, LinkState, Operation, SourceSystem, Verdict
 from services.decision.decide import decide
-from services.decision.links import NO_LINKS, Links
+from services.decision.links import NO_LINKS, Link, Links
 from tests.unit.decision.rule_cases import broken, change, linked
 
 SVENN, TRIPLETEX = SourceSystem.SVENN, SourceSystem.TRIPLETEX
@@ -96,3 +96,10 @@ def test_S_C5_broken_link_is_no_longer_synced(side: SourceSystem) -> None:
 def test_S_C5_deleting_a_svenn_customer_breaks_the_link_even_if_not_yet_seen() -> None:
     ruling = decide(change(SVENN, CUSTOMER, ChangeKind.DELETED, None), Links({}))
     assert (ruling.verdict, ruling.link_effect) == (Verdict.SKIP, LinkEffect.BREAK)
+
+
+def test_S_C3_an_inactivation_that_came_from_tripletex_is_no_error_when_it_echoes_back() -> None:
+    synced = customer(active=False)  # the engine wrote Tripletex's inactivation to Svenn
+    links = Links({("acme", CUSTOMER, SVENN, "rec-1"): Link(LinkState.LINKED, "other-1", synced)})
+    ruling = decide(change(SVENN, CUSTOMER, ChangeKind.STATUS_CHANGED, customer(active=False)), links)
+    assert (ruling.rule_id, ruling.verdict, ruling.error_code) == ("S-C3", Verdict.SKIP, None)
