@@ -235,8 +235,12 @@ class Sandbox:
         """The tenant made when the sandbox started."""
         return next(iter(self.connected.values()))
 
-    async def add_tenant(self, tenant_id: str | None = None) -> SandboxTenant:
-        """Create a company in Tripletex and a tenant in Svenn, register both, connect the webhooks."""
+    async def add_tenant(self, tenant_id: str | None = None, *, webhooks: bool = True) -> SandboxTenant:
+        """Create a company in Tripletex and a tenant in Svenn, register both, connect the webhooks.
+
+        ``webhooks=False`` leaves them unconnected (``connect_webhooks`` does it later): the state
+        of a tenant that has data on both sides before switching the integration on.
+        """
         tenant_id = tenant_id or f"{self.tenant_prefix}-{uuid.uuid4().hex[:8]}"
         company = (
             await self._admin.post(f"{self.tripletex_url}/_sim/companies", json={"name": tenant_id})
@@ -268,14 +272,6 @@ class Sandbox:
             employee_token=company["employeeToken"],
             settings=ClientSettings(user_agent=USER_AGENT),
         )
-        await svenn.webhooks.create(f"{self.engine_url}/webhooks/svenn/{tenant_id}", secret=svenn_secret)
-        # Subscribed with the engine's own client, as the engine would do when a tenant connects.
-        await ensure_subscriptions(
-            await self.runtime.tripletex_clients(tenant_id),
-            tenant_id,
-            webhook_url(self.engine_url, tenant_id),
-            hmac_secret=tripletex_secret,
-        )
         company_state = self.tripletex_state.companies[int(company["id"])]
         sandbox_tenant = SandboxTenant(
             tenant_id=tenant_id,
@@ -287,7 +283,31 @@ class Sandbox:
             department_id=next(iter(company_state.table("Department"))),
         )
         self.connected[tenant_id] = sandbox_tenant
+        if webhooks:
+            await self.connect_webhooks(sandbox_tenant)
         return sandbox_tenant
+
+    async def svenn_faults(self, tenant_id: str, **config: Any) -> None:
+        """Set the Svenn simulator's faults or rate limit for a tenant (see services/svenn/API.md §9)."""
+        response = await self._admin.put(f"{self.svenn_url}/_sim/tenants/{tenant_id}/faults", json=config)
+        response.raise_for_status()
+
+    async def connect_webhooks(self, tenant: SandboxTenant) -> None:
+        """Point both sides' webhooks at the engine (Svenn subscription, Tripletex subscriptions)."""
+        config = await self.tenants.get(tenant.tenant_id)
+        assert config.svenn is not None and config.tripletex is not None
+        assert config.svenn.webhook_secret is not None and config.tripletex.webhook_secret is not None
+        await tenant.svenn.webhooks.create(
+            f"{self.engine_url}/webhooks/svenn/{tenant.tenant_id}",
+            secret=config.svenn.webhook_secret.get_secret_value(),
+        )
+        # Subscribed with the engine's own client, as the engine would do when a tenant connects.
+        await ensure_subscriptions(
+            await self.runtime.tripletex_clients(tenant.tenant_id),
+            tenant.tenant_id,
+            webhook_url(self.engine_url, tenant.tenant_id),
+            hmac_secret=config.tripletex.webhook_secret.get_secret_value(),
+        )
 
     def _svenn_tenant(self, headers: dict[str, str]) -> str | None:
         scheme, _, key = headers.get("authorization", "").partition(" ")
