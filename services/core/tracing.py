@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind
 
@@ -79,10 +79,26 @@ def inject_headers(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
+def _recording() -> bool:
+    """Whether spans are recorded at all: without an SDK provider every span is a no-op.
+
+    Then the hot path skips making spans but still carries the incoming trace context along,
+    so a downstream service that does record keeps the one trace per change.
+    """
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 @contextmanager
 def consume_span(
     topic: str, consumer: str, parent: Context, attributes: Mapping[str, Any] | None = None
 ) -> Iterator[Span]:
+    if not _recording():
+        token = context.attach(parent)
+        try:
+            yield trace.get_current_span()
+        finally:
+            context.detach(token)
+        return
     with tracer().start_as_current_span(
         f"{topic} process",
         context=parent,
@@ -99,6 +115,9 @@ def consume_span(
 
 @contextmanager
 def produce_span(topic: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span]:
+    if not _recording():
+        yield trace.get_current_span()
+        return
     with tracer().start_as_current_span(
         f"{topic} publish",
         kind=SpanKind.PRODUCER,
