@@ -187,6 +187,9 @@ class Outcome(_Envelope):
     # What both sides now hold (for an applied create/update): the link table keeps it, and the
     # decision recognises the same content coming back from the other side as an echo.
     written: EntitySnapshot | None = None
+    # The target record's own version after the write: a change event from that side with this
+    # version or an older one is the engine's write (or something older) coming back.
+    target_version: str | None = None
     reason: str | None = None
     error_code: str | None = None
     error_message: str | None = None

@@ -24,19 +24,20 @@ from contracts.envelope import (
     OutcomeStatus,
     SourceSystem,
 )
-from services.decision.links import Link, LinkKey, Links
+from services.decision.links import Link, LinkKey, Links, source_version_number
 
 _LINKING = (Operation.CREATE, Operation.UPDATE, Operation.ASSIGN_NUMBER)
 _SNAPSHOT: TypeAdapter[EntitySnapshot] = TypeAdapter(EntitySnapshot)
 
 _UPSERT = """
 INSERT INTO link (tenant_id, entity_type, system, entity_id, other_system, other_id, state,
-    linked_at, updated_at, synced_snapshot, synced_at)
-VALUES ($1, $2, $3, $4, $5, $6, 'linked', $7, $7, $8::jsonb, $7)
+    linked_at, updated_at, synced_snapshot, synced_at, synced_version)
+VALUES ($1, $2, $3, $4, $5, $6, 'linked', $7, $7, $8::jsonb, $7, $9)
 ON CONFLICT (tenant_id, entity_type, system, entity_id) DO UPDATE
 SET other_system = EXCLUDED.other_system, other_id = EXCLUDED.other_id, updated_at = EXCLUDED.updated_at,
     synced_snapshot = coalesce(EXCLUDED.synced_snapshot, link.synced_snapshot),
-    synced_at = CASE WHEN EXCLUDED.synced_snapshot IS NULL THEN link.synced_at ELSE EXCLUDED.synced_at END
+    synced_at = CASE WHEN EXCLUDED.synced_snapshot IS NULL THEN link.synced_at ELSE EXCLUDED.synced_at END,
+    synced_version = greatest(EXCLUDED.synced_version, link.synced_version)
 WHERE link.state = 'linked' AND (link.synced_at IS NULL OR link.synced_at <= EXCLUDED.synced_at)
 """
 
@@ -57,19 +58,13 @@ async def apply_outcomes(connection: asyncpg.Connection, outcomes: Iterable[Outc
         written = o.written.model_dump_json() if o.written is not None else None
         source = (o.source.value, o.source_entity_id)
         target = (o.target.value, o.target_entity_id)
-        for (system, entity_id), (other_system, other_id) in ((source, target), (target, source)):
-            rows.append(
-                (
-                    o.tenant_id,
-                    o.entity_type.value,
-                    system,
-                    entity_id,
-                    other_system,
-                    other_id,
-                    o.occurred_at,
-                    written,
-                )
-            )
+        version = source_version_number(o.target_version)
+        for (system, entity_id), (other_system, other_id), side_version in (
+            (source, target, None),
+            (target, source, version),
+        ):
+            row = (o.tenant_id, o.entity_type.value, system, entity_id, other_system, other_id, o.occurred_at)
+            rows.append((*row, written, side_version))
     if rows:
         await connection.executemany(_UPSERT, rows)
 
@@ -96,7 +91,7 @@ async def load(connection: asyncpg.Connection | asyncpg.Pool, keys: Sequence[Lin
         return Links({})
     rows = await connection.fetch(
         # A write intent newer than the last projected write is what the record will hold next.
-        """SELECT l.tenant_id, l.entity_type, l.system, l.entity_id, l.state, l.other_id,
+        """SELECT l.tenant_id, l.entity_type, l.system, l.entity_id, l.state, l.other_id, l.synced_version,
                   CASE WHEN w.issued_at > coalesce(l.synced_at, '-infinity') THEN w.snapshot
                        ELSE l.synced_snapshot END AS synced_snapshot
            FROM link l JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(t, e, s, i)
@@ -115,6 +110,7 @@ async def load(connection: asyncpg.Connection | asyncpg.Pool, keys: Sequence[Lin
                 LinkState(r["state"]),
                 r["other_id"],
                 _SNAPSHOT.validate_json(r["synced_snapshot"]) if r["synced_snapshot"] else None,
+                r["synced_version"],
             )
             for r in rows
         }

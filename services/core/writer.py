@@ -61,6 +61,7 @@ def outcome_for(
     error_code: str | None = None,
     error_message: str | None = None,
     written: EntitySnapshot | None = None,
+    target_version: str | int | None = None,
 ) -> Outcome:
     """The outcome of ``command``.
 
@@ -89,6 +90,7 @@ def outcome_for(
         status=status,
         rule_id=command.rule_id,
         written=(written or command.payload) if applied_write else None,
+        target_version=str(target_version) if target_version is not None else None,
         reason=reason,
         error_code=error_code,
         error_message=error_message,

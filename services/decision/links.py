@@ -19,6 +19,14 @@ class Link:
     target_entity_id: str | None
     # What both sides held after the last applied write (None: not known yet).
     synced: EntitySnapshot | None = None
+    # This record's own version after the engine's last write to it (None: not known).
+    synced_version: int | None = None
+
+
+def source_version_number(version: str | None) -> int | None:
+    """The ordering part of a side's record version ("7", or "7+p…" for a project's participants)."""
+    head = (version or "").split("+", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 LinkKey = tuple[str, EntityType, SourceSystem, str]

@@ -20,7 +20,7 @@ from contracts.envelope import (
 )
 from contracts.ids import command_id
 from services.decision.echo import changed_fields
-from services.decision.links import Link
+from services.decision.links import Link, source_version_number
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,19 @@ def command(
 ) -> Ruling:
     payload = payload if payload is not None else event.snapshot
     changed = None
+    seen = source_version_number(event.source_version)
+    synced_version = link.synced_version
+    if (
+        operation is Operation.UPDATE
+        and synced_version is not None
+        and seen is not None
+        and seen <= synced_version
+    ):
+        return skip(
+            rule_id,
+            f"version {seen} is not newer than version {synced_version} the engine wrote: "
+            "its own write coming back, or an overtaken delivery",
+        )
     if operation is Operation.UPDATE and payload is not None:
         changed = changed_fields(payload, link.synced)
         if changed == ():

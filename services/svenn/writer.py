@@ -175,6 +175,7 @@ class SvennWriter(CommandWriter):
                     command,
                     OutcomeStatus.APPLIED,
                     target_entity_id=created.id,
+                    target_version=created.version,
                     reason=f"created Svenn {command.entity_type.value} {created.id}",
                 )
         desired = _desired(command, payload)
@@ -187,6 +188,7 @@ class SvennWriter(CommandWriter):
             command,
             OutcomeStatus.APPLIED,
             target_entity_id=record.id,
+            target_version=record.version,
             reason=f"matched the existing Svenn {command.entity_type.value} {record.id} by {how} "
             f"and linked it (not duplicated); {_what(written)}",
         )
@@ -216,7 +218,9 @@ class SvennWriter(CommandWriter):
             desired = {name: value for name, value in desired.items() if name in only}
         record, written = await _bring_up_to_date(api, current, desired)
         reason = _what(written)
-        return outcome_for(command, OutcomeStatus.APPLIED, target_entity_id=record.id, reason=reason)
+        return outcome_for(
+            command, OutcomeStatus.APPLIED, target_entity_id=record.id, target_version=record.version, reason=reason
+        )
 
     # COMPLETE (S-P7): the project's status, nothing else.
     async def _complete(self, client: SvennClient, command: Command) -> Outcome:

@@ -224,8 +224,8 @@ async def _create_project(
         return _applied(
             command, project_id, f"created Tripletex project {project_id} (number {number!r}{customer_note})"
         )
-    update = project_update_body(payload)
-    updated = await tx.projects.revise(project_id, lambda p: apply_body(p, update))
+    # Tripletex wins at link time: the record existed on both sides before they were linked, so
+    # Tripletex keeps its values and they flow to Svenn; changes after the link sync both ways.
     kept = []
     if project.is_internal:
         kept.append("it is internal and stays internal (S-P4)")
@@ -235,7 +235,7 @@ async def _create_project(
         command,
         project_id,
         f"matched the existing Tripletex project {project_id} by number {number!r} and linked it "
-        f"(not duplicated){_notes(kept)}; {_what(updated)}",
+        f"(not duplicated){_notes(kept)}; {KEPT_AT_LINK}",
     )
 
 
@@ -276,20 +276,14 @@ async def _create_customer(command: Command, tx: TripletexClient, payload: Custo
             f"created Tripletex customer {customer_id} (number {payload.customer_number}, "
             f"invoices by {customer.invoice_send_method or 'EMAIL'})",
         )
-    # A matched customer keeps what Tripletex decided about it: its invoice delivery (S-C4
-    # applies to customers the engine creates) and an inactive state (S-C3).
-    update = customer_update_body(payload)
-    update.pop("invoiceSendMethod", None)
-    update.pop("isInactive", None)
-    updated = await tx.customers.revise(
-        customer_id, lambda c: _apply_customer(c, update), fields=CUSTOMER_READ_FIELDS
-    )
+    # A matched customer keeps what Tripletex decided about it (Tripletex wins at link time),
+    # its invoice delivery (S-C4 applies to customers the engine creates) and an inactive state (S-C3).
     kept = ["it is inactive in Tripletex and stays so (S-C3)"] if customer.is_inactive else []
     return _applied(
         command,
         customer_id,
         f"matched the existing Tripletex customer {customer_id} by number {payload.customer_number} "
-        f"and linked it (not duplicated){_notes(kept)}; {_what(updated)}",
+        f"and linked it (not duplicated){_notes(kept)}; {KEPT_AT_LINK}",
     )
 
 
@@ -314,12 +308,11 @@ async def _create_employee(
         if payload.employee_number and employee.employee_number == payload.employee_number
         else "e-mail"
     )
-    updated = await tx.employees.revise(employee_id, _employee_change(payload))
     return _applied(
         command,
         employee_id,
         f"matched the existing Tripletex employee {employee_id} by {how} and linked it "
-        f"(not duplicated); {_what(updated)}",
+        f"(not duplicated); {KEPT_AT_LINK}",
     )
 
 
@@ -562,6 +555,9 @@ def validation_details(exc: TripletexValidationError) -> str:
     if not exc.validation_messages:
         return exc.message
     return "; ".join(f"{m.field or m.path or '(record)'}: {m.message}" for m in exc.validation_messages)
+
+
+KEPT_AT_LINK = "Tripletex keeps its values at link time (they flow to Svenn); nothing written"
 
 
 def _applied(command: Command, record_id: int, reason: str) -> Outcome:

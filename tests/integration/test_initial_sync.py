@@ -165,25 +165,15 @@ async def test_initial_sync_of_a_few_hundred_records_links_everything_without_du
     assert open_codes == Counter({"PROJECT_MISSING_START_DATE": 1, "CUSTOMER_NON_NUMERIC_ID": 1})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "engine defect (conflict policy at link time): when a record exists on both sides before "
-        "the first sync, each side's create command matches the other side's record and writes its "
-        "own values into it (services/tripletex/writer_ops.py _create_project/_create_customer "
-        "revise the matched record; services/svenn/writer.py does the same), so the two names "
-        "swap instead of converging; a later pass swaps them back. Needs a documented winner at "
-        "link time (e.g. Tripletex's values) and stale-version protection in the decision."
-    ),
-)
-async def test_records_on_both_sides_end_equal_and_switching_on_twice_writes_nothing(
+async def test_records_on_both_sides_end_equal_with_tripletex_values_and_switching_on_twice_writes_nothing(
     onboarded: Onboarded,
 ) -> None:
     sandbox, t = onboarded.sandbox, onboarded.tenant
     shared = [f"2026.{n}" for n in set(PROJECTS_SVENN) & set(PROJECTS_TRIPLETEX)]
     svenn_names = {p.display_id: p.name async for p in t.svenn.projects.iterate()}
     tripletex_names = {p["number"]: p["name"] for p in await t.tripletex_list("/project")}
+    # Tripletex wins at link time: a record that existed on both sides keeps Tripletex's values.
     assert {n: svenn_names[n] for n in shared} == {n: tripletex_names[n] for n in shared}
+    assert all(tripletex_names[n].startswith("Tripletex project") for n in shared)
     await initial_sync(await sandbox.tenants.get(t.tenant_id), sandbox.runtime.publisher)
     assert await sandbox.settle(t.tenant_id, quiet=3, timeout=120) == onboarded.writes

@@ -172,7 +172,7 @@ async def test_S_P4_create_then_a_redelivered_command_finds_it_and_creates_nothi
     assert (first.status, first.target_entity_id) == (OutcomeStatus.APPLIED, str(created["id"]))
     assert (second.status, second.target_entity_id) == (OutcomeStatus.APPLIED, str(created["id"]))
     assert "created" in (first.reason or "")
-    assert "matched" in (second.reason or "") and "already up to date" in (second.reason or "")
+    assert "matched" in (second.reason or "") and "nothing written" in (second.reason or "")
     assert created["isInternal"] is False and created["startDate"] == "2026-01-05"
     assert created["projectManager"]["id"] == writer_setup.company.api_employee_id
     assert writer_setup.transport.count("POST", "/project") == 1
@@ -212,7 +212,8 @@ async def test_S_P4_an_internal_closed_project_with_the_number_is_linked_and_sta
     assert len([p for p in writer_setup.rows("Project") if p["number"] == "A12.3"]) == 1
     assert existing["isInternal"] is True  # S-P4: never changed
     assert existing["isClosed"] is True  # no rule reopens
-    assert existing["name"] == "New name" and existing["startDate"] == "2026-01-05"
+    # Tripletex wins at link time: the record existed on both sides, so Tripletex keeps its values.
+    assert existing["name"] == "Old name" and existing["startDate"] == "2025-01-01"
 
 
 async def test_S_P4_a_project_without_number_is_not_created_blindly(writer_setup: Setup) -> None:
@@ -367,7 +368,7 @@ async def test_S_E1_an_employee_matched_by_email_keeps_its_tripletex_number(writ
     )
     outcome = await apply(writer_setup, command(Operation.CREATE, payload, rule_id="S-E1"))
     assert outcome.target_entity_id == str(existing["id"]) and "by e-mail" in (outcome.reason or "")
-    assert existing["employeeNumber"] == "40" and existing["lastName"] == "Nordmann"
+    assert existing["employeeNumber"] == "40" and existing["lastName"] == "Old"  # Tripletex wins at link time
 
 
 # --------------------------------------------------------------------------- numbers (S-P5, S-E2, S-P6)

@@ -64,3 +64,17 @@ def test_customer_reactivated_in_tripletex_is_not_taken_for_an_echo() -> None:
         synced_links(TRIPLETEX, synced),
     )
     assert ruling.commands[0].changed_fields == ("active",)
+
+
+def test_a_version_not_newer_than_the_engines_last_write_is_skipped() -> None:
+    # Webhooks arrive out of order: an older version must not overwrite what the engine wrote.
+    links = Links({(TENANT, EntityType.PROJECT, SVENN, "rec-1"): Link(LinkState.LINKED, "other-1", None, 7)})
+    renamed = SYNCED.model_copy(update={"name": "Stale name"})
+    old = change(SVENN, EntityType.PROJECT, ChangeKind.UPDATED, renamed).model_copy(
+        update={"source_version": "6"}
+    )
+    ruling = decide(old, links)
+    assert (ruling.verdict, ruling.commands) == (Verdict.SKIP, ())
+    assert "not newer" in ruling.reason
+    newer = old.model_copy(update={"source_version": "8"})
+    assert decide(newer, links).commands[0].operation is Operation.UPDATE
