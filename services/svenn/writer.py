@@ -219,7 +219,11 @@ class SvennWriter(CommandWriter):
         record, written = await _bring_up_to_date(api, current, desired)
         reason = _what(written)
         return outcome_for(
-            command, OutcomeStatus.APPLIED, target_entity_id=record.id, target_version=record.version, reason=reason
+            command,
+            OutcomeStatus.APPLIED,
+            target_entity_id=record.id,
+            target_version=record.version,
+            reason=reason,
         )
 
     # COMPLETE (S-P7): the project's status, nothing else.
