@@ -25,6 +25,7 @@ from contracts.envelope import (
     SourceSystem,
 )
 from services.decision.links import Link, LinkKey, Links, source_version_number
+from services.decision.natural_keys import natural_keys
 
 _LINKING = (Operation.CREATE, Operation.UPDATE, Operation.ASSIGN_NUMBER)
 _SNAPSHOT: TypeAdapter[EntitySnapshot] = TypeAdapter(EntitySnapshot)
@@ -127,18 +128,59 @@ WHERE write_intent.issued_at <= EXCLUDED.issued_at
 
 
 async def record_intents(connection: asyncpg.Connection | asyncpg.Pool, commands: Iterable[Command]) -> None:
-    """Remember what updates of linked records are about to write (see migration 0004)."""
-    rows = [
-        (
-            c.tenant_id,
-            c.entity_type.value,
-            c.target.value,
-            c.expected_link.target_entity_id,
-            c.payload.model_dump_json(),
-            c.issued_at,
-        )
-        for c in commands
-        if c.operation is Operation.UPDATE and c.payload is not None and c.expected_link.target_entity_id
-    ]
+    """Remember what updates of linked records and creates are about to write (migration 0004).
+
+    An update's intent is kept under the target record's id; a create's, whose id is not known
+    yet, under its natural keys (``key:number:2024.17``), which is how its echo is recognised.
+    """
+    rows = []
+    for c in commands:
+        if c.payload is None:
+            continue
+        payload = c.payload.model_dump_json()
+        if c.operation is Operation.UPDATE and c.expected_link.target_entity_id:
+            rows.append(
+                (
+                    c.tenant_id,
+                    c.entity_type.value,
+                    c.target.value,
+                    c.expected_link.target_entity_id,
+                    payload,
+                    c.issued_at,
+                )
+            )
+        elif c.operation is Operation.CREATE:
+            rows += [
+                (c.tenant_id, c.entity_type.value, c.target.value, f"key:{key}", payload, c.issued_at)
+                for key in natural_keys(c.payload)
+            ]
     if rows:
         await connection.executemany(_INTENT, rows)
+
+
+async def load_pending_creates(
+    connection: asyncpg.Connection | asyncpg.Pool, probes: Sequence[LinkKey], max_age_s: float = 600
+) -> dict[LinkKey, EntitySnapshot]:
+    """Creates asked for in the last ``max_age_s`` under these natural keys (probe ids are keys)."""
+    if not probes:
+        return {}
+    rows = await connection.fetch(
+        """SELECT w.tenant_id, w.entity_type, w.system, w.entity_id, w.snapshot
+           FROM write_intent w JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(t, e, s, i)
+             ON w.tenant_id = k.t AND w.entity_type = k.e AND w.system = k.s AND w.entity_id = 'key:' || k.i
+           WHERE w.issued_at > now() - make_interval(secs => $5)""",
+        [p[0] for p in probes],
+        [p[1].value for p in probes],
+        [p[2].value for p in probes],
+        [p[3] for p in probes],
+        max_age_s,
+    )
+    return {
+        (
+            r["tenant_id"],
+            EntityType(r["entity_type"]),
+            SourceSystem(r["system"]),
+            r["entity_id"].removeprefix("key:"),
+        ): _SNAPSHOT.validate_json(r["snapshot"])
+        for r in rows
+    }

@@ -23,7 +23,8 @@ from services.core.errors import TransientError
 from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.decision.decide import decide
-from services.decision.links import NO_LINKS, LinkKey
+from services.decision.links import NO_LINKS, LinkKey, Links
+from services.decision.natural_keys import natural_keys
 from services.decision.ruling import Ruling
 
 
@@ -74,7 +75,14 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
         keys = [key for item in received for key in link_keys(item.message)]
         self._issued = []
         try:
-            self.links = await links.load(self.database.pool, keys)
+            known = await links.load(self.database.pool, keys)
+            probes = [
+                (e.tenant_id, e.entity_type, e.source, key)
+                for e in (item.message for item in received)
+                for key in natural_keys(e.snapshot)
+            ]
+            pending = await links.load_pending_creates(self.database.pool, probes)
+            self.links = Links(known.known, pending)
             await super().handle_batch(received)
             # Before the batch commits, and long before a writer's round trip and the other side's
             # webhook can bring the echo back.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from contracts.envelope import ChangeEvent, EntityType, SourceSystem
+from contracts.envelope import ChangeEvent, EntityType, Operation, SourceSystem
+from services.decision.echo import changed_fields
 from services.decision.links import Links
+from services.decision.natural_keys import natural_keys
 from services.decision.rules.customers import customer_rules
 from services.decision.rules.employees import employee_rules
 from services.decision.rules.projects import project_rules
@@ -22,4 +24,21 @@ def decide(event: ChangeEvent, links: Links) -> Ruling:
         return skip(
             "D-PENDING", "Drifti's rules (D-*) are not implemented yet; the change is kept on its topic"
         )
-    return _FAMILIES[event.entity_type](event, links)
+    ruling = _FAMILIES[event.entity_type](event, links)
+    if any(c.operation is Operation.CREATE for c in ruling.commands) and _echo_of_own_create(event, links):
+        return skip(
+            ruling.rule_id, "the engine created this record a moment ago (an echo; its link is on its way)"
+        )
+    return ruling
+
+
+def _echo_of_own_create(event: ChangeEvent, links: Links) -> bool:
+    """A record the engine just created on this side, reported back before its link is projected."""
+    pending = links.pending_create(
+        event.tenant_id, event.entity_type, event.source, natural_keys(event.snapshot)
+    )
+    if pending is None or event.snapshot is None:
+        return False
+    changed = changed_fields(event.snapshot, pending)
+    # Members are ids of the side that wrote them; a create's echo is recognised by its values.
+    return changed is not None and not set(changed) - {"member_ids"}

@@ -7,7 +7,7 @@ links a batch needs before deciding, and tests pass a plain dict.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from contracts.entities import EntitySnapshot
 from contracts.envelope import EntityType, LinkState, SourceSystem
@@ -36,9 +36,21 @@ LinkKey = tuple[str, EntityType, SourceSystem, str]
 @dataclass(frozen=True)
 class Links:
     known: Mapping[LinkKey, Link]
+    # Creates the engine has just asked for, by (tenant, type, target side, natural key): their
+    # echo can arrive before the link of the create is projected.
+    pending_creates: Mapping[LinkKey, EntitySnapshot] = field(default_factory=dict)
 
     def of(self, tenant_id: str, entity_type: EntityType, side: SourceSystem, entity_id: str) -> Link:
         return self.known.get((tenant_id, entity_type, side, entity_id), Link(LinkState.ABSENT, None))
+
+    def pending_create(
+        self, tenant_id: str, entity_type: EntityType, side: SourceSystem, keys: list[str]
+    ) -> EntitySnapshot | None:
+        for key in keys:
+            found = self.pending_creates.get((tenant_id, entity_type, side, key))
+            if found is not None:
+                return found
+        return None
 
 
 NO_LINKS = Links({})

@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from contracts.entities import CustomerSnapshot, EmployeeSnapshot, ProjectSnapshot
 from contracts.envelope import ChangeEvent, Command, EntityType, Operation, SourceSystem, Verdict
 from services.decision.decide import decide
 from services.decision.links import NO_LINKS
+from services.decision.natural_keys import natural_keys as snapshot_keys
 
 SVENN, TRIPLETEX = SourceSystem.SVENN, SourceSystem.TRIPLETEX
 
@@ -60,18 +60,7 @@ class Readiness:
 
 
 def natural_keys(event: ChangeEvent) -> list[str]:
-    """The keys a writer matches this record by, best first."""
-    snapshot = event.snapshot
-    if isinstance(snapshot, ProjectSnapshot):
-        return [f"number:{snapshot.number}"] if snapshot.number else []
-    if isinstance(snapshot, CustomerSnapshot):
-        number = snapshot.customer_number or ""
-        # Tripletex stores customer numbers as integers: Svenn's "007" is Tripletex's 7.
-        return [f"number:{number.lstrip('0') or '0'}"] if number.isdigit() else []
-    if isinstance(snapshot, EmployeeSnapshot):
-        keys = [f"number:{snapshot.employee_number}"] if snapshot.employee_number else []
-        return keys + ([f"email:{snapshot.email.strip().lower()}"] if snapshot.email else [])
-    return []
+    return snapshot_keys(event.snapshot)
 
 
 def plan(tenant_id: str, svenn: Iterable[ChangeEvent], tripletex: Iterable[ChangeEvent]) -> Readiness:

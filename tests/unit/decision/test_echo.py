@@ -78,3 +78,15 @@ def test_a_version_not_newer_than_the_engines_last_write_is_skipped() -> None:
     assert "not newer" in ruling.reason
     newer = old.model_copy(update={"source_version": "8"})
     assert decide(newer, links).commands[0].operation is Operation.UPDATE
+
+
+def test_the_echo_of_the_engines_own_create_is_not_created_back() -> None:
+    # Svenn's project was just created in Tripletex by the engine; Tripletex's webhook for it
+    # arrives before the link is projected.
+    pending = {(TENANT, EntityType.PROJECT, TRIPLETEX, "number:2024.17"): SYNCED}
+    echo = SYNCED.model_copy(update={"member_ids": ()})
+    ruling = decide(change(TRIPLETEX, EntityType.PROJECT, ChangeKind.CREATED, echo), Links({}, pending))
+    assert (ruling.verdict, ruling.commands) == (Verdict.SKIP, ())
+    different = SYNCED.model_copy(update={"name": "A Tripletex project of its own"})
+    ruling = decide(change(TRIPLETEX, EntityType.PROJECT, ChangeKind.CREATED, different), Links({}, pending))
+    assert ruling.commands[0].operation is Operation.CREATE
