@@ -12,7 +12,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter
 
 from contracts.entities import ProjectSnapshot
-from contracts.envelope import ChangeEvent, Command, DecisionRecord, EntityType
+from contracts.envelope import ChangeEvent, Command, DecisionRecord, EntityType, SourceSystem
 from contracts.ids import decision_id
 from contracts.topics import CHANGE_TOPICS, COMMAND_TOPICS, DECISION_CONSUMER, SYNC_DECISIONS, record_key
 from projections import links
@@ -76,10 +76,12 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
         self._issued = []
         try:
             known = await links.load(self.database.pool, keys)
+            # Creates pending on either side: this side's (an echo) and the other's (still in flight).
             probes = [
-                (e.tenant_id, e.entity_type, e.source, key)
+                (e.tenant_id, e.entity_type, side, key)
                 for e in (item.message for item in received)
                 for key in natural_keys(e.snapshot)
+                for side in (SourceSystem.SVENN, SourceSystem.TRIPLETEX)
             ]
             pending = await links.load_pending_creates(self.database.pool, probes)
             self.links = Links(known.known, pending)

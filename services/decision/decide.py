@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from contracts.envelope import ChangeEvent, EntityType, Operation, SourceSystem
+from contracts.ids import command_id
 from services.decision.echo import changed_fields
 from services.decision.links import Links
 from services.decision.natural_keys import natural_keys
@@ -29,7 +32,31 @@ def decide(event: ChangeEvent, links: Links) -> Ruling:
         return skip(
             ruling.rule_id, "the engine created this record a moment ago (an echo; its link is on its way)"
         )
-    return ruling
+    return _update_what_is_being_created(event, ruling, links)
+
+
+def _update_what_is_being_created(event: ChangeEvent, ruling: Ruling, links: Links) -> Ruling:
+    """A second change to a record whose create on the other side is still in flight is an update.
+
+    As a create it would be matched there and linked without writing (Tripletex keeps its values
+    at link time), and the change would be lost; as an update by natural key it is written.
+    """
+    keys = natural_keys(event.snapshot)
+    commands = tuple(
+        c.model_copy(
+            update={
+                "operation": Operation.UPDATE,
+                "command_id": command_id(
+                    event.event_id, c.target, Operation.UPDATE, c.entity_type, c.source_entity_id
+                ),
+            }
+        )
+        if c.operation is Operation.CREATE
+        and links.pending_create(c.tenant_id, c.entity_type, c.target, keys)
+        else c
+        for c in ruling.commands
+    )
+    return replace(ruling, commands=commands) if commands != ruling.commands else ruling
 
 
 def _echo_of_own_create(event: ChangeEvent, links: Links) -> bool:

@@ -90,3 +90,18 @@ def test_the_echo_of_the_engines_own_create_is_not_created_back() -> None:
     different = SYNCED.model_copy(update={"name": "A Tripletex project of its own"})
     ruling = decide(change(TRIPLETEX, EntityType.PROJECT, ChangeKind.CREATED, different), Links({}, pending))
     assert ruling.commands[0].operation is Operation.CREATE
+
+
+def test_a_change_to_a_record_whose_create_is_in_flight_becomes_an_update() -> None:
+    # The Svenn project's create in Tripletex is still in flight when the user completes it.
+    pending = {(TENANT, EntityType.PROJECT, TRIPLETEX, "number:2024.17"): SYNCED}
+    completed = SYNCED.model_copy(update={"status": "completed"})
+    ruling = decide(
+        change(SVENN, EntityType.PROJECT, ChangeKind.STATUS_CHANGED, completed), Links({}, pending)
+    )
+    (command,) = ruling.commands
+    assert (command.target, command.operation, command.expected_link.target_entity_id) == (
+        TRIPLETEX,
+        Operation.UPDATE,
+        None,  # the writer finds it by number
+    )
