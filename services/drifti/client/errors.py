@@ -7,54 +7,17 @@ exception that ends up in a log line, a dead letter or an error-log entry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from services.restclient.api_errors import (
+    ApiClientError,
+    CarriesRetryAfter,
+    ListsFieldErrors,
+    NamesConflictingRecord,
+)
+from services.restclient.api_errors import FieldError as FieldError
 
 
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    message: str
-
-
-class DriftiError(Exception):
+class DriftiError(ApiClientError):
     """Base of every error this client raises."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        request_id: str | None = None,
-        method: str | None = None,
-        path: str | None = None,
-        details: list[FieldError] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        self.message = message
-        self.status = status
-        self.code = code
-        self.request_id = request_id
-        self.method = method
-        self.path = path
-        self.details = details or []
-        self.extra = extra or {}
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = f"{self.method} {self.path}" if self.method else ""
-        meta = ", ".join(
-            part
-            for part in (
-                where,
-                f"status={self.status}" if self.status is not None else "",
-                f"code={self.code}" if self.code else "",
-                f"request_id={self.request_id}" if self.request_id else "",
-            )
-            if part
-        )
-        return f"{self.message} ({meta})" if meta else self.message
 
     @property
     def retryable(self) -> bool:
@@ -70,35 +33,19 @@ class DriftiNotFoundError(DriftiError):
     """404: the record (or route) does not exist for this tenant."""
 
 
-class DriftiValidationError(DriftiError):
+class DriftiValidationError(DriftiError, ListsFieldErrors):
     """422: Drifti refused the data; ``details`` says which field and why. Permanent."""
 
-    def __str__(self) -> str:
-        base = super().__str__()
-        if not self.details:
-            return base
-        fields = "; ".join(f"{d.field}: {d.message}" for d in self.details)
-        return f"{base} [{fields}]"
 
-
-class DriftiConflictError(DriftiError):
+class DriftiConflictError(DriftiError, NamesConflictingRecord):
     """409: the write clashes with current state (duplicate number, approved hours, …).
 
     ``conflicting_id`` names the existing record for duplicates.
     """
 
-    @property
-    def conflicting_id(self) -> str | None:
-        value = self.extra.get("conflicting_id")
-        return str(value) if value is not None else None
 
-
-class DriftiRateLimitedError(DriftiError):
+class DriftiRateLimitedError(DriftiError, CarriesRetryAfter):
     """429 that outlasted the client's patience; ``retry_after`` is Drifti's last hint in seconds."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, **kwargs)
 
     @property
     def retryable(self) -> bool:

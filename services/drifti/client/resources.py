@@ -10,7 +10,6 @@ a retry after a lost response never makes a second invoice or payment.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -46,6 +45,8 @@ from services.drifti.client.models import (
     UserUpdate,
     WebhookSubscription,
 )
+from services.restclient.idempotency_key import idempotency_headers
+from services.restclient.webhook_subscriptions import WebhookSubscriptionsAPI
 
 M = TypeVar("M", bound=Record)
 C = TypeVar("C", bound=BaseModel)
@@ -118,8 +119,8 @@ class CreateAPI(ReadAPI[M], Generic[M, C]):
         """Create a record. Pass a stable key (e.g. the engine's command id) so that even a
         redelivered command creates only once; without one, retries of this call are safe."""
         body = _body(self.create_model, data)
-        key = idempotency_key or str(uuid.uuid4())
-        response = await self._r.request("POST", self.path, json=body, headers={"Idempotency-Key": key})
+        headers = idempotency_headers(idempotency_key)
+        response = await self._r.request("POST", self.path, json=body, headers=headers)
         return self.model.model_validate(response.json())
 
 
@@ -248,34 +249,5 @@ class LedgerAccountsAPI(CreateAPI[LedgerAccount, LedgerAccountCreate]):
         return page.data[0] if page.data else None
 
 
-class WebhooksAPI:
-    path = "/api/v1/webhooks"
-
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
-    async def create(
-        self,
-        url: str,
-        *,
-        secret: str | None = None,
-        event_types: list[str] | None = None,
-        description: str | None = None,
-    ) -> WebhookSubscription:
-        body: dict[str, Any] = {"url": url}
-        if secret is not None:
-            body["secret"] = secret
-        if event_types is not None:
-            body["event_types"] = event_types
-        if description is not None:
-            body["description"] = description
-        # No idempotency key on this endpoint: a blind retry could register the URL twice.
-        response = await self._r.request("POST", self.path, json=body, retry_safe=False)
-        return WebhookSubscription.model_validate(response.json())
-
-    async def list(self) -> list[WebhookSubscription]:
-        response = await self._r.request("GET", self.path)
-        return [WebhookSubscription.model_validate(w) for w in response.json()["data"]]
-
-    async def delete(self, webhook_id: str) -> None:
-        await self._r.request("DELETE", f"{self.path}/{webhook_id}")
+class WebhooksAPI(WebhookSubscriptionsAPI[WebhookSubscription]):
+    model = WebhookSubscription

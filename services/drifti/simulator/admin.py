@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.drifti.simulator.seed import create_demo_tenant, parse_month
 from services.drifti.simulator.state import SimState
-from services.svenn.simulator.faults import FaultConfig
+from services.restsim.admin_routes import add_tenant_controls
 
 
 class DemoSpec(BaseModel):
@@ -49,47 +49,5 @@ def build_admin_router(state: SimState) -> APIRouter:
     async def list_tenants() -> dict[str, Any]:
         return {"data": sorted(state.tenants)}
 
-    @router.post("/reset", status_code=204)
-    async def reset_all() -> Response:
-        state.reset()
-        return Response(status_code=204)
-
-    @router.post("/tenants/{tenant}/reset", status_code=204)
-    async def reset_tenant(tenant: str) -> Response:
-        state.get_tenant(tenant).clear_data()
-        state.dispatcher.forget(tenant)
-        return Response(status_code=204)
-
-    @router.get("/tenants/{tenant}/dump")
-    async def dump(tenant: str) -> dict[str, Any]:
-        return state.get_tenant(tenant).dump()
-
-    @router.get("/tenants/{tenant}/faults")
-    async def get_faults(tenant: str) -> dict[str, Any]:
-        return state.get_tenant(tenant).faults.snapshot()
-
-    @router.put("/tenants/{tenant}/faults")
-    async def put_faults(tenant: str, body: FaultConfig) -> dict[str, Any]:
-        target = state.get_tenant(tenant)
-        target.faults.configure(body)
-        return target.faults.snapshot()
-
-    @router.delete("/tenants/{tenant}/faults", status_code=204)
-    async def clear_faults(tenant: str) -> Response:
-        state.get_tenant(tenant).faults.configure(FaultConfig())
-        return Response(status_code=204)
-
-    @router.get("/tenants/{tenant}/deliveries")
-    async def deliveries(tenant: str, event_id: str | None = None) -> dict[str, Any]:
-        state.get_tenant(tenant)
-        rows = [a.as_dict() for a in state.dispatcher.attempts.get(tenant, [])]
-        if event_id is not None:
-            rows = [r for r in rows if r["event_id"] == event_id]
-        return {"data": rows, "pending": state.dispatcher.pending}
-
-    @router.post("/webhooks/drain")
-    async def drain(wait_seconds: float = Query(default=10.0, gt=0, le=120)) -> dict[str, Any]:
-        done = await state.dispatcher.drain(wait_seconds)
-        return {"drained": done, "pending": state.dispatcher.pending}
-
+    add_tenant_controls(router, state)
     return router

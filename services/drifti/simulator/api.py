@@ -10,7 +10,6 @@ gets the original answer instead of a second invoice.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
@@ -38,14 +37,19 @@ from services.drifti.simulator.models import (
     WebhookRecord,
 )
 from services.drifti.simulator.pdf import render_invoice
-from services.drifti.simulator.state import IdempotentReply, SimState, TenantState
-from services.svenn.simulator.errors import ApiError, not_found, validation_error
-from services.svenn.simulator.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from services.drifti.simulator.state import SimState, TenantState
+from services.restsim.cursor_pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from services.restsim.error_envelope import not_found, validation_error
+from services.restsim.idempotent_replay import replay_or_produce
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 DateFrom = Annotated[date | None, Query(alias="from", description="inclusive")]
 DateTo = Annotated[date | None, Query(alias="to", description="inclusive")]
+
+
+# Drifti words the key-reuse refusal slightly differently from Svenn.
+REUSED_MESSAGE = "This Idempotency-Key was used before with a different body."
 
 
 def _tenant(request: Request) -> TenantState:
@@ -110,29 +114,7 @@ def _norm(value: Any) -> Any:
 def _idempotent(
     tenant: TenantState, key: str | None, scope: str, body: Any, produce: Callable[[], JSONResponse]
 ) -> JSONResponse:
-    if key is None:
-        return produce()
-    fingerprint = hashlib.sha256(
-        (scope + json.dumps(body.model_dump(mode="json"), sort_keys=True)).encode()
-    ).hexdigest()
-    cache_key = f"{scope}|{key}"
-    seen = tenant.idempotency.get(cache_key)
-    if seen is not None:
-        if seen.fingerprint != fingerprint:
-            raise ApiError(
-                422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used before with a different body."
-            )
-        return JSONResponse(
-            seen.body, status_code=seen.status, headers={**seen.headers, "Idempotent-Replayed": "true"}
-        )
-    response = produce()
-    tenant.idempotency[cache_key] = IdempotentReply(
-        fingerprint=fingerprint,
-        status=response.status_code,
-        body=json.loads(bytes(response.body)),
-        headers={k: v for k, v in response.headers.items() if k.lower() in {"etag", "location"}},
-    )
-    return response
+    return replay_or_produce(tenant.idempotency, key, scope, body, produce, reused_message=REUSED_MESSAGE)
 
 
 def build_api_router(state: SimState) -> APIRouter:

@@ -46,7 +46,7 @@ from services.drifti.simulator.models import (
     UserRecord,
 )
 from services.drifti.simulator.state import TenantState
-from services.svenn.simulator.errors import ApiError, field_error, not_found
+from services.restsim.error_envelope import ApiError, field_error, not_found
 
 R = TypeVar("R", bound=BaseModel)
 

@@ -44,7 +44,7 @@ from services.drifti.simulator.models import (
     UserCreate,
 )
 from services.drifti.simulator.state import SimState, TenantState
-from services.svenn.simulator.errors import ApiError
+from services.restsim.error_envelope import ApiError
 
 COMPANY = "Demo Rør & Bygg AS"
 

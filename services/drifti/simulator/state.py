@@ -38,8 +38,9 @@ from services.drifti.simulator.webhooks import WebhookDispatcher, WebhookSetting
 
 # Generic pieces shared with the Svenn simulator (error envelope, fault injection): one
 # behaviour for every simulated system, so the engine's clients meet the same failures.
-from services.svenn.simulator.errors import ApiError
-from services.svenn.simulator.faults import TenantFaults
+from services.restsim.error_envelope import ApiError
+from services.restsim.faults import TenantFaults
+from services.restsim.idempotent_replay import IdempotentReply
 
 StreamedType = Literal["customer", "job", "invoice", "payment"]
 TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -59,14 +60,6 @@ DEFAULT_CHART: tuple[tuple[str, str, VatRate | None], ...] = (
 def _key_digest(api_key: str) -> str:
     # Keys are looked up by digest: the table never holds a usable key as a dict key.
     return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-@dataclass
-class IdempotentReply:
-    fingerprint: str
-    status: int
-    body: Any
-    headers: dict[str, str]
 
 
 @dataclass

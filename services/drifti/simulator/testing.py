@@ -4,7 +4,8 @@
 simulator delivers to through ``httpx.ASGITransport`` (a real POST with a real signature,
 no socket), and factories for tenants and ``DriftiClient``s wired to the same app. The
 Drifti flows (D-*) can reuse it instead of re-building the wiring. ``Sleeps`` and
-``serve_asgi`` are the Svenn harness's, re-exported: nothing about them is Svenn-specific.
+``serve_asgi`` are the shared ones (``services.restclient.recorded_sleeps``,
+``services.core.asgi_serving``), re-exported.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request, Response
 
+from services.core.asgi_serving import serve_asgi
 from services.drifti.client import DriftiClient, RetryPolicy
 from services.drifti.simulator.app import create_app
 from services.drifti.simulator.state import SimState
-from services.drifti.simulator.webhooks import WebhookSettings
-from services.svenn.simulator.testing import Sleeps, serve_asgi
+from services.restclient.recorded_sleeps import Sleeps
+from services.restsim.harness import SimHandles, WebhookReceiver, run_simulator
 
 __all__ = ["BASE_URL", "RECEIVER_URL", "Receiver", "Sim", "Sleeps", "running_sim", "serve_asgi"]
 
@@ -31,36 +32,15 @@ RECEIVER_URL = "http://receiver.test/hooks/drifti"
 
 
 @dataclass
-class Receiver:
-    """A webhook endpoint that records raw deliveries and fails on demand."""
+class Receiver(WebhookReceiver):
+    """A webhook endpoint at ``/hooks/drifti`` that records raw deliveries and fails on demand."""
 
-    fail_first: int = 0
-    status_on_failure: int = 500
-    received: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
-
-    def app(self) -> FastAPI:
-        app = FastAPI()
-
-        @app.post("/hooks/drifti")
-        async def hook(request: Request) -> Response:
-            self.received.append((await request.body(), dict(request.headers)))
-            if self.fail_first > 0:
-                self.fail_first -= 1
-                return Response(status_code=self.status_on_failure)
-            return Response(status_code=204)
-
-        return app
+    path: str = field(default="/hooks/drifti", kw_only=True)
 
 
 @dataclass
-class Sim:
+class Sim(SimHandles[SimState]):
     """One running simulator and the handles a test needs to drive and inspect it."""
-
-    state: SimState
-    app: FastAPI
-    admin: httpx.AsyncClient
-    receiver: Receiver
-    sleeps: Sleeps
 
     async def tenant(self, name: str | None = None, **options: Any) -> tuple[str, str]:
         """Create a tenant (``demo={"seed": 1, "month": "2026-10"}`` for a demo month)."""
@@ -74,30 +54,9 @@ class Sim:
         kwargs.setdefault("sleep", self.sleeps)
         return DriftiClient(BASE_URL, api_key, transport=httpx.ASGITransport(app=self.app), **kwargs)
 
-    async def faults(self, tenant: str, **config: Any) -> None:
-        r = await self.admin.put(f"/_sim/tenants/{tenant}/faults", json=config)
-        r.raise_for_status()
-
-    async def deliveries(self, tenant: str) -> list[dict[str, Any]]:
-        await self.state.dispatcher.drain(5)
-        r = await self.admin.get(f"/_sim/tenants/{tenant}/deliveries")
-        rows: list[dict[str, Any]] = r.json()["data"]
-        return rows
-
 
 @asynccontextmanager
 async def running_sim(retry_delays: tuple[float, ...] = (0.01, 0.02, 0.04)) -> AsyncIterator[Sim]:
     """A fresh simulator whose webhooks go to an in-process ``Receiver``; torn down on exit."""
-    receiver = Receiver()
-    delivery_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver.app()))
-    state = SimState(
-        webhook_settings=WebhookSettings(retry_delays=retry_delays, timeout_seconds=2.0),
-        delivery_client=delivery_client,
-    )
-    app = create_app(state)
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as admin:
-            yield Sim(state=state, app=app, admin=admin, receiver=receiver, sleeps=Sleeps())
-    finally:
-        state.dispatcher.cancel_all()
-        await delivery_client.aclose()
+    async with run_simulator(Sim, SimState, create_app, Receiver(), BASE_URL, retry_delays) as sim:
+        yield sim

@@ -9,13 +9,14 @@ change that was decided on stale data.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from services.restclient.idempotency_key import idempotency_headers
+from services.restclient.webhook_subscriptions import WebhookSubscriptionsAPI
 from services.svenn.client.errors import SvennVersionConflictError
 from services.svenn.client.http import Requester
 from services.svenn.client.models import (
@@ -93,8 +94,8 @@ class ResourceAPI(Generic[M, C, U]):
         """Create a record. The idempotency key makes retries safe; pass a stable one
         (e.g. the engine's command id) so even a redelivered command creates only once."""
         body = _body(self.create_model.model_validate(data) if isinstance(data, Mapping) else data)
-        key = idempotency_key or str(uuid.uuid4())
-        response = await self._r.request("POST", self.path, json=body, headers={"Idempotency-Key": key})
+        headers = idempotency_headers(idempotency_key)
+        response = await self._r.request("POST", self.path, json=body, headers=headers)
         return self.model.model_validate(response.json())
 
     async def patch(
@@ -205,34 +206,5 @@ class EmployeesAPI(ResourceAPI[Employee, EmployeeCreate, EmployeeUpdate]):
         return self.iterate(updated_since=since, **filters)
 
 
-class WebhooksAPI:
-    path = "/api/v1/webhooks"
-
-    def __init__(self, requester: Requester) -> None:
-        self._r = requester
-
-    async def create(
-        self,
-        url: str,
-        *,
-        secret: str | None = None,
-        event_types: list[str] | None = None,
-        description: str | None = None,
-    ) -> WebhookSubscription:
-        body: dict[str, Any] = {"url": url}
-        if secret is not None:
-            body["secret"] = secret
-        if event_types is not None:
-            body["event_types"] = event_types
-        if description is not None:
-            body["description"] = description
-        # No idempotency key on this endpoint: a blind retry could register the URL twice.
-        response = await self._r.request("POST", self.path, json=body, retry_safe=False)
-        return WebhookSubscription.model_validate(response.json())
-
-    async def list(self) -> list[WebhookSubscription]:
-        response = await self._r.request("GET", self.path)
-        return [WebhookSubscription.model_validate(w) for w in response.json()["data"]]
-
-    async def delete(self, webhook_id: str) -> None:
-        await self._r.request("DELETE", f"{self.path}/{webhook_id}")
+class WebhooksAPI(WebhookSubscriptionsAPI[WebhookSubscription]):
+    model = WebhookSubscription

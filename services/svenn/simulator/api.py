@@ -7,8 +7,6 @@ original answer instead of a duplicate record.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -17,8 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from services.restsim.cursor_pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from services.restsim.error_envelope import not_found, validation_error
+from services.restsim.idempotent_replay import replay_or_produce
 from services.svenn.simulator import resources
-from services.svenn.simulator.errors import ApiError, not_found, validation_error
 from services.svenn.simulator.models import (
     CustomerCreate,
     CustomerPatch,
@@ -29,8 +29,7 @@ from services.svenn.simulator.models import (
     WebhookCreate,
     WebhookRecord,
 )
-from services.svenn.simulator.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
-from services.svenn.simulator.state import IdempotentReply, SimState, TenantState, new_id
+from services.svenn.simulator.state import SimState, TenantState, new_id
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
@@ -86,30 +85,7 @@ def _norm(value: Any) -> Any:
 def _idempotent(
     tenant: TenantState, key: str | None, scope: str, body: Any, produce: Callable[[], JSONResponse]
 ) -> JSONResponse:
-    if key is None:
-        return produce()
-    fingerprint = hashlib.sha256(
-        (scope + json.dumps(body.model_dump(mode="json"), sort_keys=True)).encode()
-    ).hexdigest()
-    cache_key = f"{scope}|{key}"
-    seen = tenant.idempotency.get(cache_key)
-    if seen is not None:
-        if seen.fingerprint != fingerprint:
-            raise ApiError(
-                422,
-                "IDEMPOTENCY_KEY_REUSED",
-                "This Idempotency-Key was used before with a different request body.",
-            )
-        headers = {**seen.headers, "Idempotent-Replayed": "true"}
-        return JSONResponse(seen.body, status_code=seen.status, headers=headers)
-    response = produce()
-    tenant.idempotency[cache_key] = IdempotentReply(
-        fingerprint=fingerprint,
-        status=response.status_code,
-        body=json.loads(bytes(response.body)),
-        headers={k: v for k, v in response.headers.items() if k.lower() in {"etag", "location"}},
-    )
-    return response
+    return replay_or_produce(tenant.idempotency, key, scope, body, produce)
 
 
 def build_api_router(state: SimState) -> APIRouter:

@@ -7,40 +7,20 @@ in-process receiver, or await ``state.dispatcher.drain()`` before asserting.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
+from services.restsim.app_builder import build_simulator_app
 from services.svenn.simulator.admin import build_admin_router
 from services.svenn.simulator.api import build_api_router
-from services.svenn.simulator.errors import install_error_handlers
-from services.svenn.simulator.middleware import install_api_gate
 from services.svenn.simulator.state import SimState
 
 
 def create_app(state: SimState | None = None) -> FastAPI:
     sim = state if state is not None else SimState()
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await sim.dispatcher.aclose()
-
-    app = FastAPI(
+    return build_simulator_app(
+        sim,
         title="Svenn API (simulator)",
-        version="1.0",
         description="Simulated Svenn field-service API. See services/svenn/API.md.",
-        lifespan=lifespan,
+        realm="svenn",
+        routers=[build_api_router(sim), build_admin_router(sim)],
     )
-    app.state.sim = sim
-    install_error_handlers(app)
-    install_api_gate(app, sim)
-    app.include_router(build_api_router(sim))
-    app.include_router(build_admin_router(sim))
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from services.svenn.simulator.errors import ApiError, field_error, not_found
+from services.restsim.error_envelope import ApiError, field_error, not_found
 from services.svenn.simulator.models import (
     CustomerCreate,
     CustomerPatch,

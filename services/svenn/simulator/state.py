@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 import httpx
 
-from services.svenn.simulator.errors import ApiError
-from services.svenn.simulator.faults import TenantFaults
+from services.restsim.error_envelope import ApiError
+from services.restsim.faults import TenantFaults
+from services.restsim.idempotent_replay import IdempotentReply
 from services.svenn.simulator.models import CustomerRecord, EmployeeRecord, ProjectRecord, WebhookRecord
 from services.svenn.simulator.webhooks import WebhookDispatcher, WebhookSettings
 
@@ -35,14 +36,6 @@ def _key_digest(api_key: str) -> str:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
-
-
-@dataclass
-class IdempotentReply:
-    fingerprint: str
-    status: int
-    body: Any
-    headers: dict[str, str]
 
 
 @dataclass

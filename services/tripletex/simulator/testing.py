@@ -14,18 +14,13 @@ webhooks with its own `httpx` client, exactly as Tripletex would, to that port.
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Literal
 
 import httpx
-import uvicorn
 
+from services.core.asgi_serving import serve_asgi as serve_asgi
 from services.tripletex.simulator.app import create_app
 from services.tripletex.simulator.state import Company, SimulatorState
 
@@ -77,31 +72,3 @@ class SimulatorHarness:
     async def tenant(self, name: str = "Simulert AS") -> Tenant:
         company = self.state.create_company(name)
         return Tenant(company, await self.session(company))
-
-
-@asynccontextmanager
-async def serve_asgi(app: Any, *, lifespan: Literal["auto", "on", "off"] = "on") -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a free 127.0.0.1 port; yields its base URL (``http://127.0.0.1:N``).
-
-    The socket is bound before uvicorn starts, so nothing else can take the port between
-    choosing and serving it; the server runs on the test's own event loop and is stopped
-    (in-flight requests finished) on exit.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:  # uvicorn exposes a flag, not an event
-                if serving.done():
-                    serving.result()  # surfaces the start-up error
-                    raise RuntimeError("uvicorn stopped before it started")
-                await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await serving
-        sock.close()
