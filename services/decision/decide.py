@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from contracts.entities import EntitySnapshot
 from contracts.envelope import ChangeEvent, EntityType, Operation, SourceSystem
 from contracts.ids import command_id
 from services.decision.echo import changed_fields
@@ -52,11 +53,18 @@ def _update_what_is_being_created(event: ChangeEvent, ruling: Ruling, links: Lin
             }
         )
         if c.operation is Operation.CREATE
-        and links.pending_create(c.tenant_id, c.entity_type, c.target, keys)
+        and _differs(event, links.pending_create(c.tenant_id, c.entity_type, c.target, keys))
         else c
         for c in ruling.commands
     )
     return replace(ruling, commands=commands) if commands != ruling.commands else ruling
+
+
+def _differs(event: ChangeEvent, pending: EntitySnapshot | None) -> bool:
+    """A later change, not the same one again (a redelivery must give the same command)."""
+    if pending is None or event.snapshot is None:
+        return False
+    return bool(changed_fields(event.snapshot, pending))
 
 
 def _echo_of_own_create(event: ChangeEvent, links: Links) -> bool:

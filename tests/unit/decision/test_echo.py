@@ -105,3 +105,11 @@ def test_a_change_to_a_record_whose_create_is_in_flight_becomes_an_update() -> N
         Operation.UPDATE,
         None,  # the writer finds it by number
     )
+
+
+def test_a_redelivered_change_gives_the_same_create_even_with_its_create_pending() -> None:
+    event = change(SVENN, EntityType.PROJECT, ChangeKind.CREATED, SYNCED)
+    first = decide(event, Links({}))
+    pending = {(TENANT, EntityType.PROJECT, TRIPLETEX, "number:2024.17"): SYNCED}
+    again = decide(event, Links({}, pending))
+    assert [c.command_id for c in again.commands] == [c.command_id for c in first.commands]
