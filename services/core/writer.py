@@ -1,8 +1,8 @@
 """What every writer shares: consume commands for one side, apply each, publish its outcome.
 
-The walking skeleton's writers do not call the side's API yet: they *record* each command and
-publish an outcome ``skipped`` with reason ``RECORD_ONLY`` — the truth about what happened.
-The real writers (Tripletex, Svenn) override ``apply``.
+Each side's writer (``services/tripletex/writer.py``, ``services/svenn/writer.py``) overrides
+``apply``. The base only *records* a command and reports it ``skipped`` with reason
+``RECORD_ONLY`` — the truth about what happened — for a side that has no writer yet.
 """
 
 from __future__ import annotations
