@@ -18,7 +18,7 @@ from pydantic import Field, TypeAdapter
 from contracts.envelope import DecisionRecord, Outcome
 from contracts.topics import PROJECTIONS_CONSUMER, SYNC_DECISIONS, SYNC_OUTCOMES
 from projections import error_log, links, outcomes, positions
-from projections.database import Database
+from projections.database import UNAVAILABLE_ERRORS, Database
 from services.core.batch_consumer import BatchConsumer, Received
 from services.core.errors import TransientError
 from services.core.publisher import Publisher
@@ -27,8 +27,6 @@ from services.core.settings import Settings
 PROJECTION = "projections"
 
 ProjectedMessage = Annotated[Outcome | DecisionRecord, Field(discriminator="message_type")]
-
-_TRANSIENT_DB = (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, OSError)
 
 
 class ProjectionConsumer(BatchConsumer[Outcome | DecisionRecord]):
@@ -47,13 +45,13 @@ class ProjectionConsumer(BatchConsumer[Outcome | DecisionRecord]):
                 pass
         try:
             await self._write(received)
-        except _TRANSIENT_DB as exc:
+        except UNAVAILABLE_ERRORS as exc:
             raise TransientError(f"projections database unavailable: {exc}") from exc
         except asyncpg.PostgresError:
             for item in received:
                 try:
                     await self._write([item])
-                except _TRANSIENT_DB as exc:
+                except UNAVAILABLE_ERRORS as exc:
                     raise TransientError(f"projections database unavailable: {exc}") from exc
                 except asyncpg.PostgresError as exc:
                     await self.dead_letters.send(item.record, self.stage, f"{type(exc).__name__}: {exc}", exc)

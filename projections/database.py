@@ -6,6 +6,9 @@ import asyncpg
 
 from projections.migrate import migrate
 
+# The database is away (down, restarting, unreachable), not the data wrong: retry, never dead-letter.
+UNAVAILABLE_ERRORS = (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, OSError)
+
 
 class Database:
     def __init__(self, url: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter
 
@@ -16,7 +15,7 @@ from contracts.envelope import ChangeEvent, Command, DecisionRecord, EntityType,
 from contracts.ids import decision_id
 from contracts.topics import CHANGE_TOPICS, COMMAND_TOPICS, DECISION_CONSUMER, SYNC_DECISIONS, record_key
 from projections import links
-from projections.database import Database
+from projections.database import UNAVAILABLE_ERRORS, Database
 from services.core import metrics
 from services.core.batch_consumer import BatchConsumer, Received
 from services.core.errors import TransientError
@@ -89,7 +88,7 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
             # Before the batch commits, and long before a writer's round trip and the other side's
             # webhook can bring the echo back.
             await links.record_intents(self.database.pool, self._issued)
-        except (asyncpg.PostgresConnectionError, OSError) as exc:
+        except UNAVAILABLE_ERRORS as exc:
             raise TransientError(f"link table unavailable: {exc}") from exc
 
     async def handle(self, item: Received[ChangeEvent]) -> None:
