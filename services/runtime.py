@@ -96,11 +96,7 @@ class Runtime:
         self.started = False
 
     async def start(self) -> None:
-        if self.settings.create_topics:
-            await ensure_topics(self.settings)
-        if self.database is not None:
-            await self.database.start()
-        await self.publisher.start()
+        await self._prepare()
         await self.broker.start()
         if self.catch_up is not None:
             await self.catch_up.start()
