@@ -32,11 +32,20 @@ class TripletexAccess(BaseModel):
     webhook_secret: SecretStr | None = None
 
 
+class DriftiAccess(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str
+    api_key: SecretStr
+    webhook_secret: SecretStr | None = None
+
+
 class TenantConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     tenant_id: str
     svenn: SvennAccess | None = None
+    drifti: DriftiAccess | None = None
     tripletex: TripletexAccess | None = None
     paused: bool = False
 
