@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help venv kafka-jars up down status lint check-deploy test test-unit demo clean
+.PHONY: help venv kafka-jars up down status lint check-deploy test test-unit demo clean browser jaeger asyncapi
 
 help:
 	@echo "make test   - set up everything, start Kafka + PostgreSQL, lint, run all tests"
@@ -38,15 +38,33 @@ up:
 down:
 	deploy/local/kafka.sh stop
 	deploy/local/postgres.sh stop
+	deploy/local/jaeger.sh stop
 
 status:
 	-deploy/local/kafka.sh status
 	-deploy/local/postgres.sh status
+	-deploy/local/jaeger.sh status
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts services projections
+
+# The panel's browser tests drive Debian's chromium (Playwright's own browser downloads are not used).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then echo "install Debian's 'chromium' package (needs root)"; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
+# Jaeger v2 (OTLP in, query API on 16687) built from its Go module on first use (into .cache/bin).
+jaeger:
+	deploy/local/jaeger.sh start
+
+# contracts/asyncapi.json, generated from the FastStream app (a unit test checks it is current).
+asyncapi: venv
+	$(BIN)/tsync asyncapi
 
 # kustomize is built from its Go module on first use (into .cache/bin); no cluster is needed.
 check-deploy: venv
@@ -55,7 +73,7 @@ check-deploy: venv
 test-unit: venv
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
-test: venv up lint check-deploy
+test: venv up lint check-deploy browser jaeger
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv up

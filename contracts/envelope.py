@@ -35,6 +35,12 @@ class EntityType(StrEnum):
     PROJECT = "project"
     CUSTOMER = "customer"
     EMPLOYEE = "employee"
+    # Drifti -> Tripletex only (Part 2): an invoice or credit note becomes a voucher (D-I1), a
+    # payment a payment voucher (D-P1). A Drifti job is a PROJECT, a Drifti customer a CUSTOMER.
+    INVOICE = "invoice"
+    PAYMENT = "payment"
+    # A Drifti hourly rate becomes a Tripletex activity (D-A1), made by the hours export.
+    ACTIVITY = "activity"
 
 
 class ChangeKind(StrEnum):
@@ -161,6 +167,14 @@ class Command(_Envelope):
     # For an update: the fields this change altered since the last sync (None: all). The writer
     # writes only these, so a concurrent change to other fields on the target side survives.
     changed_fields: tuple[str, ...] | None = None
+    # S-P8, a project written to Tripletex: the Tripletex employees of its members whose employees
+    # are linked, and those of members the change removed. None: participants are left alone.
+    participants: tuple[str, ...] | None = None
+    former_participants: tuple[str, ...] = ()
+    # For an update: what the target record held after the engine's last write to it (or will,
+    # once a write in flight lands). A field the target has changed since is a concurrent edit
+    # of the same field; the conflict policy decides it (README: Tripletex wins).
+    base: EntitySnapshot | None = None
     expected_link: ExpectedLink
     rule_id: str
     issued_at: AwareDatetime = Field(default_factory=utc_now)

@@ -26,6 +26,12 @@ WRITE_REJECTED = "WRITE_REJECTED"
 WRITE_CONFLICT = "WRITE_CONFLICT"
 API_UNREACHABLE = "API_UNREACHABLE"
 TENANT_NOT_CONNECTED = "TENANT_NOT_CONNECTED"
+MATCH_AMBIGUOUS = "MATCH_AMBIGUOUS"
+DRIFTI_USER_NOT_LINKED = "DRIFTI_USER_NOT_LINKED"
+DRIFTI_HOURS_NOT_APPROVED = "DRIFTI_HOURS_NOT_APPROVED"
+DRIFTI_HOURS_LOCKED = "DRIFTI_HOURS_LOCKED"
+DRIFTI_ACCOUNT_UNMAPPED = "DRIFTI_ACCOUNT_UNMAPPED"
+DRIFTI_INVOICE_UNBALANCED = "DRIFTI_INVOICE_UNBALANCED"
 
 CATALOG: dict[str, ErrorCode] = {
     e.code: e
@@ -80,11 +86,55 @@ CATALOG: dict[str, ErrorCode] = {
             "Connect Tripletex or Svenn in the integration panel; the record syncs with its next change.",
         ),
         ErrorCode(
+            MATCH_AMBIGUOUS,
+            "Flere poster har samme nummer eller e-post, så posten ble ikke koblet til noen av dem.",
+            "More than one record has the same number or e-mail, so the record was linked to none.",
+            "Slett eller gi duplikatet et eget nummer/e-post; posten synkroniseres ved neste endring.",
+            "Delete the duplicate or give it its own number/e-mail; the record syncs with its next change.",
+        ),
+        ErrorCode(
             API_UNREACHABLE,
             "Fikk ikke kontakt med Tripletex eller Svenn.",
             "Could not reach Tripletex or Svenn.",
             "Ingenting å gjøre: synkroniseringen prøver igjen av seg selv.",
             "Nothing to do: the sync retries by itself.",
+        ),
+        ErrorCode(
+            DRIFTI_USER_NOT_LINKED,
+            "Drifti-brukeren er ikke koblet til en ansatt i Tripletex, så timene ble ikke overført.",
+            "The Drifti user is not linked to a Tripletex employee, so their hours were not exported.",
+            "Gi den ansatte i Tripletex samme e-post (eller samme fulle navn) som brukeren i Drifti, "
+            "eller opprett den ansatte; eksporter timene på nytt.",
+            "Give the employee in Tripletex the same e-mail (or the same full name) as the user in Drifti, "
+            "or create the employee; then export the hours again.",
+        ),
+        ErrorCode(
+            DRIFTI_HOURS_NOT_APPROVED,
+            "Timer i perioden er ikke godkjent i Drifti og ble ikke overført.",
+            "Hours in the period are not approved in Drifti and were not exported.",
+            "Godkjenn timene i Drifti og eksporter perioden på nytt; allerede overførte timer dobles ikke.",
+            "Approve the hours in Drifti and export the period again; hours already sent are not doubled.",
+        ),
+        ErrorCode(
+            DRIFTI_HOURS_LOCKED,
+            "Timene er låst i Tripletex (godkjent eller fakturert) og ble ikke endret.",
+            "The hours are locked in Tripletex (approved or invoiced) and were not changed.",
+            "Åpne timelisten i Tripletex igjen og eksporter perioden på nytt, eller rett timene for hånd.",
+            "Reopen the timesheet in Tripletex and export the period again, or correct the hours by hand.",
+        ),
+        ErrorCode(
+            DRIFTI_ACCOUNT_UNMAPPED,
+            "Fakturaen bruker en Drifti-konto som ikke er koblet til en konto i Tripletex.",
+            "The invoice uses a Drifti account that is not mapped to a Tripletex account.",
+            "Koble kontoen til en Tripletex-konto (tsync drifti map-account); fakturaen overføres da.",
+            "Map the account to a Tripletex account (tsync drifti map-account); the invoice then transfers.",
+        ),
+        ErrorCode(
+            DRIFTI_INVOICE_UNBALANCED,
+            "Fakturaens beløp går ikke opp, så bilaget ville ikke balansere.",
+            "The invoice's amounts do not add up, so its voucher would not balance.",
+            "Kontroller fakturaen i Drifti og krediter den om nødvendig; kontakt support.",
+            "Check the invoice in Drifti and credit it if needed; contact support.",
         ),
     )
 }
@@ -96,6 +146,11 @@ RULE_CODES = frozenset(
         CUSTOMER_NON_NUMERIC_ID,
         CUSTOMER_DEACTIVATE_IN_TRIPLETEX,
         EMPLOYEE_MISSING_LAST_NAME,
+        DRIFTI_USER_NOT_LINKED,
+        DRIFTI_HOURS_NOT_APPROVED,
+        DRIFTI_HOURS_LOCKED,
+        DRIFTI_ACCOUNT_UNMAPPED,
+        DRIFTI_INVOICE_UNBALANCED,
     }
 )
 # Raised by a writer: resolved once a later write of the record is applied.

@@ -17,7 +17,8 @@ from pydantic import Field, TypeAdapter
 
 from contracts.envelope import DecisionRecord, Outcome
 from contracts.topics import PROJECTIONS_CONSUMER, SYNC_DECISIONS, SYNC_OUTCOMES
-from projections import error_log, links, outcomes, positions
+from projections import positions
+from projections.apply import apply_messages
 from projections.database import UNAVAILABLE_ERRORS, Database
 from services.core.batch_consumer import BatchConsumer, Received
 from services.core.errors import TransientError
@@ -60,11 +61,7 @@ class ProjectionConsumer(BatchConsumer[Outcome | DecisionRecord]):
         async with self.database.pool.acquire() as connection, connection.transaction():
             seen = await positions.load(connection, PROJECTION, (i.record.topic for i in received))
             fresh = [i.message for i in received if positions.is_new(seen, i.record)]
-            new_outcomes = await outcomes.apply(connection, [m for m in fresh if isinstance(m, Outcome)])
-            decisions = [m for m in fresh if isinstance(m, DecisionRecord)]
-            await links.apply_outcomes(connection, new_outcomes)
-            await links.apply_decisions(connection, decisions)
-            await error_log.apply(connection, decisions, new_outcomes)
+            await apply_messages(connection, fresh)
             await positions.save(connection, PROJECTION, (i.record for i in received))
 
 

@@ -94,12 +94,19 @@ async def load(connection: asyncpg.Connection | asyncpg.Pool, keys: Sequence[Lin
         # A write intent newer than the last projected write is what the record will hold next.
         """SELECT l.tenant_id, l.entity_type, l.system, l.entity_id, l.state, l.other_id, l.synced_version,
                   CASE WHEN w.issued_at > coalesce(l.synced_at, '-infinity') THEN w.snapshot
-                       ELSE l.synced_snapshot END AS synced_snapshot
+                       ELSE l.synced_snapshot END AS synced_snapshot,
+                  CASE WHEN w.issued_at > coalesce(l.synced_at, '-infinity') THEN l.synced_snapshot
+                       END AS projected_snapshot,
+                  CASE WHEN o.issued_at > coalesce(l.synced_at, '-infinity') THEN o.snapshot
+                       ELSE l.synced_snapshot END AS other_snapshot
            FROM link l JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(t, e, s, i)
              ON l.tenant_id = k.t AND l.entity_type = k.e AND l.system = k.s AND l.entity_id = k.i
            LEFT JOIN write_intent w
              ON w.tenant_id = l.tenant_id AND w.entity_type = l.entity_type
-            AND w.system = l.system AND w.entity_id = l.entity_id""",
+            AND w.system = l.system AND w.entity_id = l.entity_id
+           LEFT JOIN write_intent o
+             ON o.tenant_id = l.tenant_id AND o.entity_type = l.entity_type
+            AND o.system = l.other_system AND o.entity_id = l.other_id""",
         [k[0] for k in keys],
         [k[1].value for k in keys],
         [k[2].value for k in keys],
@@ -112,12 +119,17 @@ async def load(connection: asyncpg.Connection | asyncpg.Pool, keys: Sequence[Lin
                 r["other_id"],
                 _SNAPSHOT.validate_json(r["synced_snapshot"]) if r["synced_snapshot"] else None,
                 r["synced_version"],
+                projected=_SNAPSHOT.validate_json(r["projected_snapshot"])
+                if r["projected_snapshot"]
+                else None,
+                other_synced=_SNAPSHOT.validate_json(r["other_snapshot"]) if r["other_snapshot"] else None,
             )
             for r in rows
         }
     )
 
 
+CREATED_FROM = "from:"
 _INTENT = """
 INSERT INTO write_intent (tenant_id, entity_type, system, entity_id, snapshot, issued_at)
 VALUES ($1, $2, $3, $4, $5::jsonb, $6)
@@ -154,8 +166,36 @@ async def record_intents(connection: asyncpg.Connection | asyncpg.Pool, commands
                 (c.tenant_id, c.entity_type.value, c.target.value, f"key:{key}", payload, c.issued_at)
                 for key in natural_keys(c.payload)
             ]
+            # And under the record it copies, on its own side: a delete that overtakes the create's
+            # link finds what is being created from it (S-P7).
+            source_id = f"{CREATED_FROM}{c.source_entity_id}"
+            rows.append((c.tenant_id, c.entity_type.value, c.source.value, source_id, payload, c.issued_at))
     if rows:
         await connection.executemany(_INTENT, rows)
+
+
+async def load_creates_from(
+    connection: asyncpg.Connection | asyncpg.Pool, keys: Sequence[LinkKey], max_age_s: float = 600
+) -> dict[LinkKey, EntitySnapshot]:
+    """Creates asked for in the last ``max_age_s`` from these records (their own side and id)."""
+    if not keys:
+        return {}
+    rows = await connection.fetch(
+        """SELECT k.t, k.e, k.s, k.i, w.snapshot
+           FROM write_intent w JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(t, e, s, i)
+             ON w.tenant_id = k.t AND w.entity_type = k.e AND w.system = k.s AND w.entity_id = $5 || k.i
+           WHERE w.issued_at > now() - make_interval(secs => $6)""",
+        [k[0] for k in keys],
+        [k[1].value for k in keys],
+        [k[2].value for k in keys],
+        [k[3] for k in keys],
+        CREATED_FROM,
+        max_age_s,
+    )
+    return {
+        (r["t"], EntityType(r["e"]), SourceSystem(r["s"]), r["i"]): _SNAPSHOT.validate_json(r["snapshot"])
+        for r in rows
+    }
 
 
 async def load_pending_creates(

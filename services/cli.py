@@ -10,6 +10,7 @@ import typer
 from contracts.envelope import EntityType, SourceSystem
 from services.core.settings import Settings
 from services.core.tenants import TenantConfig
+from services.replay.commands import dlq_app, projections_app, resync
 from services.runtime import ALL_ROLES, Role, serve
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -54,6 +55,29 @@ def topics() -> None:
 
 links_app = typer.Typer(no_args_is_help=True, help="The link table: which record is which on each side.")
 app.add_typer(links_app, name="links")
+app.add_typer(projections_app, name="projections")
+app.add_typer(dlq_app, name="dlq")
+app.command("resync")(resync)
+
+from services.panel.cli import panel_app  # noqa: E402  (a sub-app of its own, registered here)
+
+app.add_typer(panel_app, name="panel")
+
+from services.tenants.cli import tenants_app  # noqa: E402  (the tenant registry's sub-app)
+
+app.add_typer(tenants_app, name="tenants")
+
+from services.drifti.cli import drifti_app  # noqa: E402  (Drifti's account mapping, D-L1)
+
+app.add_typer(drifti_app, name="drifti")
+
+from services.asyncapi_document import asyncapi_command  # noqa: E402  (the AsyncAPI document)
+
+app.command("asyncapi")(asyncapi_command)
+
+from services.drifti.hours.cli import export_hours  # noqa: E402  (Drifti's hours export, D-H1)
+
+app.command("export-hours")(export_hours)
 
 
 @links_app.command("restore")
@@ -71,10 +95,11 @@ def links_restore(
 
 
 def _tenant(tenant_id: str) -> TenantConfig:
-    from services.core.tenants import StaticTenantDirectory, UnknownTenant
+    from services.core.tenants import UnknownTenant
+    from services.tenants.directory import find_tenant
 
     try:
-        return asyncio.run(StaticTenantDirectory.from_file(Settings().tenants_file).get(tenant_id))
+        return asyncio.run(find_tenant(Settings(), tenant_id))
     except UnknownTenant as exc:
         raise typer.BadParameter(f"{exc} (TENANTS_FILE={Settings().tenants_file})") from None
 

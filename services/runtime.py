@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.envelope import SourceSystem
 from projections import consumer as projections_consumer
+from projections import open_errors
 from projections.database import Database
 from services.core import metrics
 from services.core.batch_consumer import BatchConsumer
@@ -32,10 +33,15 @@ from services.core.tenants import StaticTenantDirectory, TenantDirectory
 from services.core.topic_admin import ensure_topics
 from services.core.tracing import configure_tracing
 from services.decision import consumer as decision
+from services.drifti.hours.http import hours_export_routes
+from services.drifti.ingest import DriftiReaders, drifti_webhook_routes
 from services.ingest.catch_up import CatchUp
 from services.ingest.http import change_routes
 from services.onboarding.http import readiness_routes
+from services.panel.routes import panel_routes
 from services.svenn.ingest import svenn_webhook_routes
+from services.tenants.directory import registry_configured, registry_directory
+from services.tenants.parking import gate_for
 from services.tripletex.ingest import TripletexClients, client_fetcher, tripletex_webhook_routes
 from services.tripletex.writer import process_limiters
 from services.writers import registry as writers
@@ -69,8 +75,14 @@ class Runtime:
             # ... and its per-message lines sit at DEBUG: the hot path logs per batch instead.
             log_level=logging.DEBUG,
         )
-        needs_database = Role.PROJECTIONS in self.roles or Role.DECISION in self.roles
+        # The tenant registry (TENANT_SECRET_KEYS set, no TENANTS_FILE) puts every role on the database.
+        uses_registry = tenants is None and registry_configured(settings)
+        needs_database = Role.PROJECTIONS in self.roles or Role.DECISION in self.roles or uses_registry
         self.database = Database(settings.database_url) if needs_database else None
+        if uses_registry and self.database is not None:
+            self.tenants = registry_directory(settings, self.database)
+        # Writers park a paused tenant's commands when the tenants come from the registry.
+        self.write_gate = gate_for(self.tenants)
         self.publisher = Publisher(settings)
         self.consumers: list[BatchConsumer[Any]] = []
         if self.database is not None and Role.DECISION in self.roles:
@@ -81,7 +93,9 @@ class Runtime:
         ):
             if role in self.roles:
                 self.consumers.append(
-                    writers.register(self.broker, self.publisher, settings, side, self.tenants)
+                    writers.register(
+                        self.broker, self.publisher, settings, side, self.tenants, gate=self.write_gate
+                    )
                 )
         if self.database is not None and Role.PROJECTIONS in self.roles:
             self.consumers.append(
@@ -89,9 +103,13 @@ class Runtime:
             )
         # One Tripletex client per tenant for the ingest's record fetches (webhooks may carry only an id).
         self.tripletex_clients = TripletexClients(self.tenants, limiters=process_limiters())
+        # One Drifti reader per tenant: webhooks and polls embed customers and jobs in snapshots.
+        self.drifti_readers = DriftiReaders(self.tenants)
         catch_up = Role.INGEST in self.roles and settings.catch_up
         self.catch_up = (
-            CatchUp(settings, self.tenants, self.publisher, self.tripletex_clients) if catch_up else None
+            CatchUp(settings, self.tenants, self.publisher, self.tripletex_clients, self.drifti_readers)
+            if catch_up
+            else None
         )
         self.started = False
 
@@ -139,6 +157,7 @@ class Runtime:
         for consumer in self.consumers:
             await consumer.aclose()
         await self.tripletex_clients.aclose()
+        await self.drifti_readers.aclose()
 
     async def _close(self) -> None:
         await self._release()
@@ -157,7 +176,9 @@ class Runtime:
             finally:
                 await self.stop()
 
-        api = FastAPI(title="tripletex-sync", lifespan=lifespan)
+        # FastAPI's own request spans would be a second server span (and trace) per webhook: the
+        # receivers make theirs, with the tenant, continuing the caller's traceparent (STYLE: one mechanism).
+        api = FastAPI(title="tripletex-sync", lifespan=lifespan, telemetry={"tracing": False})
 
         @api.get("/healthz")
         async def healthz() -> dict[str, str]:
@@ -170,6 +191,8 @@ class Runtime:
                     await measure_lag(self.settings, self.consumer_topics())
                 ).items():
                     metrics.CONSUMER_LAG.labels(consumer, topic).set(value)
+            if self.started and self.database is not None and Role.PROJECTIONS in self.roles:
+                await open_errors.refresh_gauge(self.database.pool)
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
         @api.get("/readyz")
@@ -182,9 +205,22 @@ class Runtime:
         if Role.INGEST in self.roles:
             api.include_router(change_routes(self.publisher))
             api.include_router(svenn_webhook_routes(self.publisher, self.tenants))
+            api.include_router(drifti_webhook_routes(self.publisher, self.tenants, self.drifti_readers))
             api.include_router(readiness_routes(self.tenants))
+            api.include_router(hours_export_routes(self.tenants, self.publisher, self.settings.database_url))
             api.include_router(
                 tripletex_webhook_routes(self.publisher, self.tenants, client_fetcher(self.tripletex_clients))
+            )
+        if self.database is not None and Role.PROJECTIONS in self.roles:
+            secret = self.settings.panel_session_secret
+            api.include_router(
+                panel_routes(
+                    self.database,
+                    self.tenants,
+                    self.publisher,
+                    self.tripletex_clients,
+                    secret.get_secret_value() if secret else None,
+                )
             )
         return api
 

@@ -41,7 +41,18 @@ import asyncpg
 import httpx
 
 from services.core.settings import Settings
-from services.core.tenants import StaticTenantDirectory, SvennAccess, TenantConfig, TripletexAccess
+from services.core.tenants import (
+    DriftiAccess,
+    StaticTenantDirectory,
+    SvennAccess,
+    TenantConfig,
+    TripletexAccess,
+)
+from services.drifti.client import DriftiClient
+from services.drifti.client import RetryPolicy as DriftiRetry
+from services.drifti.simulator.app import create_app as create_drifti_app
+from services.drifti.simulator.state import SimState as DriftiSimState
+from services.drifti.simulator.webhooks import WebhookSettings as DriftiWebhookSettings
 from services.runtime import ALL_ROLES, Runtime
 from services.svenn.client import RetryPolicy as SvennRetry
 from services.svenn.client import SvennClient
@@ -88,6 +99,8 @@ class SandboxTenant:
     tripletex: TripletexClient
     api_employee_id: int
     department_id: int
+    # Set by ``Sandbox.add_drifti``: a user's client of the tenant's Drifti account.
+    drifti: DriftiClient | None = None
 
     async def tripletex_api(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
         """A Tripletex call as a user would make it (``path`` under ``/v2``); returns the JSON body."""
@@ -181,6 +194,7 @@ class Sandbox:
     engine_url: str = field(init=False, default="")
     svenn_url: str = field(init=False, default="")
     tripletex_url: str = field(init=False, default="")
+    drifti_url: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.svenn_state = SimState(
@@ -194,6 +208,9 @@ class Sandbox:
         self.tripletex_counter = _WriteCounter(
             create_tripletex_app(self.tripletex_state), "tripletex", self._tripletex_tenant
         )
+        self.drifti_state = DriftiSimState(
+            webhook_settings=DriftiWebhookSettings(retry_delays=self.webhook_retry_delays, timeout_seconds=10)
+        )
         self.runtime = Runtime(self.settings, ALL_ROLES, tenants=self.tenants)
         self._stack = AsyncExitStack()
         self._pool: asyncpg.Pool | None = None
@@ -204,6 +221,9 @@ class Sandbox:
         try:
             self.tripletex_url = await self._stack.enter_async_context(serve_asgi(self.tripletex_counter))
             self.svenn_url = await self._stack.enter_async_context(serve_asgi(self.svenn_counter))
+            self.drifti_url = await self._stack.enter_async_context(
+                serve_asgi(create_drifti_app(self.drifti_state))
+            )
             # The engine's lifespan starts the roles (topics, migrations, consumers) before it serves.
             self.engine_url = await self._stack.enter_async_context(serve_asgi(self.runtime.http_app()))
             self._pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=3)
@@ -222,7 +242,10 @@ class Sandbox:
         for tenant in self.connected.values():
             await tenant.svenn.aclose()
             await tenant.tripletex.aclose()
+            if tenant.drifti is not None:
+                await tenant.drifti.aclose()
         self.svenn_state.dispatcher.cancel_all()
+        self.drifti_state.dispatcher.cancel_all()
         self.tripletex_state.webhooks.reset()
         if self._pool is not None:
             await self._pool.close()
@@ -286,6 +309,31 @@ class Sandbox:
         if webhooks:
             await self.connect_webhooks(sandbox_tenant)
         return sandbox_tenant
+
+    async def add_drifti(
+        self, tenant: SandboxTenant, *, demo: dict[str, Any] | None = None, webhooks: bool = True
+    ) -> DriftiClient:
+        """Give the tenant a Drifti account (``demo={"seed": 1, "month": "2026-10"}`` fills it with a
+        demo month, back-dated, no webhooks sent for it), register it, and point its webhooks at the
+        engine. Returns a user's client of that account (also ``tenant.drifti``)."""
+        body: dict[str, Any] = {"name": tenant.tenant_id}
+        if demo is not None:
+            body["demo"] = demo
+        r = await self._admin.post(f"{self.drifti_url}/_sim/tenants", json=body)
+        r.raise_for_status()
+        api_key: str = r.json()["api_key"]
+        secret = f"whsec_{secrets.token_urlsafe(24)}"
+        config = await self.tenants.get(tenant.tenant_id)
+        access = DriftiAccess(base_url=self.drifti_url, api_key=api_key, webhook_secret=secret)
+        self.tenants.put(config.model_copy(update={"drifti": access}))
+        tenant.drifti = DriftiClient(
+            self.drifti_url, api_key, user_agent=USER_AGENT, retry=DriftiRetry(backoff_base=0.05)
+        )
+        if webhooks:
+            await tenant.drifti.webhooks.create(
+                f"{self.engine_url}/webhooks/drifti/{tenant.tenant_id}", secret=secret
+            )
+        return tenant.drifti
 
     async def svenn_faults(self, tenant_id: str, **config: Any) -> None:
         """Set the Svenn simulator's faults or rate limit for a tenant (see services/svenn/API.md §9)."""
@@ -430,8 +478,10 @@ class Sandbox:
         last, since = -1, time.monotonic()
         while time.monotonic() < deadline:
             count = self.engine_writes(tenant_id)
-            busy = self.svenn_state.dispatcher.pending or any(
-                d.status == "PENDING" for d in self.tripletex_state.webhooks.deliveries
+            busy = (
+                self.svenn_state.dispatcher.pending
+                or self.drifti_state.dispatcher.pending
+                or any(d.status == "PENDING" for d in self.tripletex_state.webhooks.deliveries)
             )
             if count != last or busy:
                 last, since = count, time.monotonic()

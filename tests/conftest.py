@@ -65,6 +65,16 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def jaeger() -> tuple[str, str]:
+    """(OTLP/HTTP endpoint, query API URL) of Jaeger v2 from deploy/local/jaeger.sh (built on first use)."""
+    subprocess.run([str(ROOT / "deploy/local/jaeger.sh"), "start"], check=True)
+    return (
+        f"http://127.0.0.1:{os.environ.get('JAEGER_OTLP_PORT', '14318')}",
+        f"http://127.0.0.1:{os.environ.get('JAEGER_QUERY_PORT', '16687')}",
+    )
+
+
+@pytest.fixture(scope="session")
 def settings(kafka_bootstrap: str, database_url: str) -> Settings:
     return Settings(
         kafka_bootstrap_servers=kafka_bootstrap,

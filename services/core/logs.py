@@ -1,4 +1,8 @@
-"""Structured logs: one JSON object per line, carrying tenant and trace ids when there are any."""
+"""Structured logs: one JSON object per line, carrying tenant and trace ids when there are any.
+
+The tenant comes from the line's own ``tenant_id`` extra, else from the work in hand
+(``services.core.tenant_context``: the message a consumer handles, the webhook being received).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
+
+from services.core.tenant_context import current_tenant
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -24,6 +30,9 @@ class JsonFormatter(logging.Formatter):
         if span_context.is_valid:
             entry["trace_id"] = format(span_context.trace_id, "032x")
             entry["span_id"] = format(span_context.span_id, "016x")
+        tenant_id = current_tenant()
+        if tenant_id is not None:
+            entry["tenant_id"] = tenant_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value

@@ -38,3 +38,8 @@ CONSUMER_LAG = Gauge(
 RATE_LIMIT_REMAINING = Gauge(
     "tsync_rate_limit_remaining", "Requests left in the current rate-limit window of a side's API.", ["side"]
 )
+OPEN_ERRORS = Gauge(
+    "tsync_error_log_open_entries",
+    "Error-log entries not yet resolved, per error code (counted from PostgreSQL at scrape).",
+    ["error_code"],
+)

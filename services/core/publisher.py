@@ -58,7 +58,9 @@ class Publisher:
         if self._producer is None:
             raise RuntimeError("publisher not started")
         name = self._settings.topic(topic)
-        with tracing.produce_span(name, {"messaging.message.id": str(message.message_id)}):
+        with tracing.produce_span(
+            name, {"messaging.message.id": str(message.message_id), "tsync.tenant_id": message.tenant_id}
+        ):
             message = message.model_copy(update={"trace": tracing.current_trace_context()})
             outgoing = tracing.inject_headers(
                 {

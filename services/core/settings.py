@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,11 +40,28 @@ class Settings(BaseSettings):
     svenn_poll_lookback_s: float = Field(
         3600, description="How far back the first Svenn poll after start looks."
     )
+    drifti_poll_interval_s: float = Field(
+        300, description="Seconds between catch-up polls of Drifti per tenant."
+    )
+    drifti_poll_lookback_s: float = Field(
+        3600, description="How far back the first Drifti poll after start looks."
+    )
     tripletex_reconcile_interval_s: float = Field(
         86400, description="Seconds between full passes over a tenant's Tripletex records."
     )
     tenants_file: str | None = Field(
-        None, description="JSON file with each tenant's connections (until the tenant registry exists)."
+        None,
+        description="Each tenant's connections as JSON (tests, sandbox); when set, replaces the registry.",
+    )
+    tenant_secret_keys: SecretStr | None = Field(
+        None,
+        description="Fernet keys (comma-separated) sealing tenants' credentials: the first seals, all open.",
+    )
+    tenant_cache_ttl_s: float = Field(
+        5, description="Seconds a process trusts its copy of the tenant registry (pausing takes this long)."
+    )
+    panel_session_secret: SecretStr | None = Field(
+        None, description="Key signing the panel's session cookies (random per process when unset)."
     )
 
     def topic(self, name: str) -> str:

@@ -4,7 +4,10 @@ FastStream's telemetry middleware gives a *batch* a fresh span that only links t
 messages, which would cut a change's trace in two at every batch consumer. Here each message
 gets a consumer span whose parent is the ``traceparent`` in its headers, and every publish
 injects the current span's context, so one change is one trace from webhook to projection.
-This is the project's only propagation mechanism (no second middleware adding headers).
+This is the project's only propagation mechanism on Kafka (no second middleware adding headers);
+on HTTP it is the instrumented clients' (``services.core.http_spans``).
+
+Where spans go is the standard ``OTEL_*`` environment's business (``configure_tracing``).
 """
 
 from __future__ import annotations
@@ -12,13 +15,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind
 
 from contracts.envelope import TraceContext
+from services.core.tenant_context import tenant_scope
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanProcessor
 
 TRACER_NAME = "tripletex_sync"
 
@@ -34,18 +42,59 @@ def tracer() -> trace.Tracer:
 def configure_tracing(service_name: str) -> None:
     """Install an SDK tracer provider unless one is already set (tests install their own).
 
-    The exporter follows the standard ``OTEL_TRACES_EXPORTER`` variable; ``console`` prints spans.
+    Exporters follow the standard ``OTEL_*`` variables (``span_processors_from_env``); the
+    sampler follows ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` (the SDK reads them) and
+    the resource ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES``, ``service_name`` being the
+    default name. ``OTEL_SDK_DISABLED=true`` leaves tracing off (the no-op fast path).
     """
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider) is False:
         return
-    from opentelemetry.sdk.resources import Resource
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return
     from opentelemetry.sdk.trace import TracerProvider
+
+    provider = TracerProvider(resource=tracing_resource(service_name))
+    for processor in span_processors_from_env():
+        provider.add_span_processor(processor)
+    trace.set_tracer_provider(provider)
+
+
+def tracing_resource(service_name: str) -> Resource:
+    """The process's resource: the ``OTEL_*`` environment's, named ``service_name`` unless it names one."""
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+    resource = Resource.create()
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: service_name}))
+    return resource
+
+
+def span_processors_from_env() -> list[SpanProcessor]:
+    """Where spans go, from the standard variables.
+
+    - OTLP over HTTP/protobuf when ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or
+      ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (the exporter itself reads them and the other
+      ``OTEL_EXPORTER_OTLP_*`` variables: headers, timeout, compression, certificates);
+    - the console when ``OTEL_TRACES_EXPORTER`` includes ``console``;
+    - nowhere otherwise, or when ``OTEL_TRACES_EXPORTER=none``.
+
+    Only the endpoint switches OTLP on, so a process without a collector never spends time
+    on failing exports to the SDK's default ``localhost:4318``.
+    """
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    if os.environ.get("OTEL_TRACES_EXPORTER", "") == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
-    trace.set_tracer_provider(provider)
+    env = os.environ
+    wanted = {name.strip().lower() for name in env.get("OTEL_TRACES_EXPORTER", "").split(",") if name.strip()}
+    if "none" in wanted:
+        return []
+    processors: list[SpanProcessor] = []
+    if env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        processors.append(BatchSpanProcessor(OTLPSpanExporter()))
+    if "console" in wanted:
+        processors.append(BatchSpanProcessor(ConsoleSpanExporter()))
+    return processors
 
 
 def _header_carrier(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
@@ -92,24 +141,29 @@ def _recording() -> bool:
 def consume_span(
     topic: str, consumer: str, parent: Context, attributes: Mapping[str, Any] | None = None
 ) -> Iterator[Span]:
+    tenant_id = (attributes or {}).get("tsync.tenant_id")
     if not _recording():
         token = context.attach(parent)
         try:
-            yield trace.get_current_span()
+            with tenant_scope(tenant_id):
+                yield trace.get_current_span()
         finally:
             context.detach(token)
         return
-    with tracer().start_as_current_span(
-        f"{topic} process",
-        context=parent,
-        kind=SpanKind.CONSUMER,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.destination.name": topic,
-            "messaging.consumer.group.name": consumer,
-            **(attributes or {}),
-        },
-    ) as span:
+    with (
+        tenant_scope(tenant_id),
+        tracer().start_as_current_span(
+            f"{topic} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": topic,
+                "messaging.consumer.group.name": consumer,
+                **(attributes or {}),
+            },
+        ) as span,
+    ):
         yield span
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from opentelemetry import trace
+
 from contracts.entities import EntitySnapshot
 from contracts.envelope import Command, Operation, Outcome, OutcomeStatus
 from contracts.ids import outcome_id
@@ -16,6 +18,7 @@ from contracts.topics import SYNC_OUTCOMES, record_key
 from services.core import metrics
 from services.core.batch_consumer import BatchConsumer, Received
 from services.core.tenants import TenantDirectory
+from services.core.write_gate import TENANT_PAUSED, Admission, WriteGate
 
 RECORD_ONLY = "RECORD_ONLY"
 _WRITES = (Operation.CREATE, Operation.UPDATE)
@@ -33,9 +36,10 @@ class CommandWriter(BatchConsumer[Command]):
 
     stage = "write"
 
-    def __init__(self, *, tenants: TenantDirectory, **kwargs: Any) -> None:
+    def __init__(self, *, tenants: TenantDirectory, gate: WriteGate | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.tenants = tenants
+        self.gate = gate  # None: every command is written (no pausing without the tenant registry)
 
     async def apply(self, command: Command) -> Outcome:
         return outcome_for(
@@ -46,10 +50,35 @@ class CommandWriter(BatchConsumer[Command]):
 
     async def handle(self, item: Received[Command]) -> None:
         command = item.message
-        outcome = await self.apply(command)
+        admission = Admission.WRITE if self.gate is None else await self.gate.admit(command, item.record.key)
+        if admission is Admission.DUPLICATE:
+            return  # a released command that is already written and reported
+        outcome = held_outcome(command) if admission is Admission.PARKED else await self.apply(command)
         metrics.WRITES.labels(outcome.target.value, outcome.operation.value, outcome.status.value).inc()
+        # The writer hop of the trace is this message's consumer span: it says how the write went.
+        trace.get_current_span().set_attributes(
+            {
+                "tsync.operation": outcome.operation.value,
+                "tsync.outcome": outcome.status.value,
+                **({"tsync.error_code": outcome.error_code} if outcome.error_code else {}),
+            }
+        )
         key = record_key(command.tenant_id, command.entity_type, command.source_entity_id)
         await self.publish(SYNC_OUTCOMES, key, outcome)
+        if admission is Admission.WRITE_RELEASED and self.gate is not None:
+            await self._pending[-1]  # the outcome is in Kafka before the command counts as written
+            await self.gate.written(command)
+
+
+def held_outcome(command: Command) -> Outcome:
+    """A paused tenant's command, parked and not written. Its own outcome id: the outcome of the
+    write after ``tsync tenants resume`` (even a skip) is a different outcome and counts too."""
+    held = outcome_for(
+        command,
+        OutcomeStatus.SKIPPED,
+        reason=f"{TENANT_PAUSED}: the tenant is paused; the command is parked until it is resumed",
+    )
+    return held.model_copy(update={"outcome_id": outcome_id(command.command_id, "parked")})
 
 
 def outcome_for(

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from opentelemetry import trace
 from pydantic import TypeAdapter
 
 from contracts.entities import ProjectSnapshot
 from contracts.envelope import ChangeEvent, Command, DecisionRecord, EntityType, SourceSystem
 from contracts.ids import decision_id
 from contracts.topics import CHANGE_TOPICS, COMMAND_TOPICS, DECISION_CONSUMER, SYNC_DECISIONS, record_key
-from projections import links
+from projections import decision_state, drifti_accounts, links
 from projections.database import UNAVAILABLE_ERRORS, Database
 from services.core import metrics
 from services.core.batch_consumer import BatchConsumer, Received
@@ -22,8 +23,8 @@ from services.core.errors import TransientError
 from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.decision.decide import decide
-from services.decision.links import NO_LINKS, LinkKey, Links
-from services.decision.natural_keys import natural_keys
+from services.decision.links import NO_LINKS, LinkKey
+from services.decision.rules.drifti_invoices import NO_ACCOUNTS, AccountMap
 from services.decision.ruling import Ruling
 
 
@@ -68,38 +69,53 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.database = database
         self.links = NO_LINKS
+        self.accounts: AccountMap = NO_ACCOUNTS
         self._issued: list[Command] = []
+        self._decided: list[tuple[ChangeEvent, Ruling]] = []
 
     async def handle_batch(self, received: list[Received[ChangeEvent]]) -> None:
         keys = [key for item in received for key in link_keys(item.message)]
         self._issued = []
+        self._decided = []
         try:
-            known = await links.load(self.database.pool, keys)
-            # Creates pending on either side: this side's (an echo) and the other's (still in flight).
-            probes = [
-                (e.tenant_id, e.entity_type, side, key)
-                for e in (item.message for item in received)
-                for key in natural_keys(e.snapshot)
-                for side in (SourceSystem.SVENN, SourceSystem.TRIPLETEX)
-            ]
-            pending = await links.load_pending_creates(self.database.pool, probes)
-            self.links = Links(known.known, pending)
+            # Links, creates in flight, deletions (S-P7) and the newest versions seen, in one go.
+            self.links = await decision_state.load(
+                self.database.pool, [item.message for item in received], keys
+            )
+            # D-L1: the account mapping of the tenants whose Drifti invoices are in this batch.
+            self.accounts = await drifti_accounts.load(
+                self.database.pool,
+                (
+                    item.message.tenant_id
+                    for item in received
+                    if item.message.source is SourceSystem.DRIFTI
+                    and item.message.entity_type is EntityType.INVOICE
+                ),
+            )
             await super().handle_batch(received)
             # Before the batch commits, and long before a writer's round trip and the other side's
             # webhook can bring the echo back.
             await links.record_intents(self.database.pool, self._issued)
+            await decision_state.save(self.database.pool, self._decided)
         except UNAVAILABLE_ERRORS as exc:
             raise TransientError(f"link table unavailable: {exc}") from exc
 
     async def handle(self, item: Received[ChangeEvent]) -> None:
         event = item.message
-        ruling = decide(event, self.links)
+        ruling = decide(event, self.links, self.accounts)
         metrics.DECISIONS.labels(ruling.rule_id, ruling.verdict.value).inc()
+        # The decision hop of the trace is this message's consumer span: it says what was decided.
+        trace.get_current_span().set_attributes(
+            {"tsync.rule_id": ruling.rule_id, "tsync.verdict": ruling.verdict.value}
+        )
         key = record_key(event.tenant_id, event.entity_type, event.entity_id)
         await self.publish(SYNC_DECISIONS, key, decision_record(event, ruling))
         for command in ruling.commands:
             await self.publish(COMMAND_TOPICS[command.target], key, command)
         self._issued.extend(ruling.commands)
+        # The next change of this batch (a create and its delete delivered together) sees it.
+        self.links = self.links.remember(ruling.commands, ruling.deleted, decision_state.seen_key(event))
+        self._decided.append((event, ruling))
 
 
 def register(

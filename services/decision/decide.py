@@ -11,6 +11,13 @@ from services.decision.echo import changed_fields
 from services.decision.links import Links
 from services.decision.natural_keys import natural_keys
 from services.decision.rules.customers import customer_rules
+from services.decision.rules.drifti_invoices import (
+    NO_ACCOUNTS,
+    AccountMap,
+    drifti_invoice_rules,
+    drifti_payment_rules,
+)
+from services.decision.rules.drifti_masters import drifti_customer_rules, drifti_job_rules
 from services.decision.rules.employees import employee_rules
 from services.decision.rules.projects import project_rules
 from services.decision.ruling import Ruling, skip
@@ -22,12 +29,10 @@ _FAMILIES = {
 }
 
 
-def decide(event: ChangeEvent, links: Links) -> Ruling:
-    """Pure: the same change and links always give the same ruling (with the same command ids)."""
+def decide(event: ChangeEvent, links: Links, accounts: AccountMap = NO_ACCOUNTS) -> Ruling:
+    """Pure: the same change, links and account mapping always give the same ruling (and ids)."""
     if event.source is SourceSystem.DRIFTI:
-        return skip(
-            "D-PENDING", "Drifti's rules (D-*) are not implemented yet; the change is kept on its topic"
-        )
+        return _decide_drifti(event, links, accounts)
     ruling = _FAMILIES[event.entity_type](event, links)
     if any(c.operation is Operation.CREATE for c in ruling.commands) and _echo_of_own_create(event, links):
         return skip(
@@ -36,13 +41,25 @@ def decide(event: ChangeEvent, links: Links) -> Ruling:
     return _update_what_is_being_created(event, ruling, links)
 
 
+def _decide_drifti(event: ChangeEvent, links: Links, accounts: AccountMap) -> Ruling:
+    """Drifti → Tripletex, one way (Part 2): no echoes to recognise, nothing flows back."""
+    if event.entity_type is EntityType.INVOICE:
+        return drifti_invoice_rules(event, links, accounts)
+    if event.entity_type is EntityType.PAYMENT:
+        return drifti_payment_rules(event, links)
+    if event.entity_type is EntityType.PROJECT:
+        return drifti_job_rules(event, links)
+    if event.entity_type is EntityType.CUSTOMER:
+        return drifti_customer_rules(event, links)
+    return skip("D-STREAM", f"Drifti {event.entity_type.value} changes are not streamed (D-H1, D-E1, D-A1)")
+
+
 def _update_what_is_being_created(event: ChangeEvent, ruling: Ruling, links: Links) -> Ruling:
     """A second change to a record whose create on the other side is still in flight is an update.
 
     As a create it would be matched there and linked without writing (Tripletex keeps its values
     at link time), and the change would be lost; as an update by natural key it is written.
     """
-    keys = natural_keys(event.snapshot)
     commands = tuple(
         c.model_copy(
             update={
@@ -53,7 +70,10 @@ def _update_what_is_being_created(event: ChangeEvent, ruling: Ruling, links: Lin
             }
         )
         if c.operation is Operation.CREATE
-        and _differs(event, links.pending_create(c.tenant_id, c.entity_type, c.target, keys))
+        # This record's own create: another record with the same number is no update of it.
+        and _differs(
+            event, links.create_in_flight_from(c.tenant_id, c.entity_type, c.source, c.source_entity_id)
+        )
         else c
         for c in ruling.commands
     )

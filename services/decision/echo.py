@@ -33,15 +33,30 @@ COMPARED: dict[type, tuple[str, ...]] = {
 _UNORDERED = {"member_ids"}
 
 
-def changed_fields(payload: EntitySnapshot, synced: EntitySnapshot | None) -> tuple[str, ...] | None:
-    """The compared fields where ``payload`` differs from the last synced content; None if unknown."""
+def changed_fields(
+    payload: EntitySnapshot, synced: EntitySnapshot | None, before: EntitySnapshot | None = None
+) -> tuple[str, ...] | None:
+    """The compared fields where ``payload`` differs from the last synced content; None if unknown.
+
+    ``before``: when ``synced`` is a write still in flight to this record, what the record held
+    until then. A field still showing that older value is no change of the user's: the change
+    was made before the engine's write landed, and echoing its old value back would undo the
+    other side's edit (a concurrent edit of *another* field must not cost this one).
+    """
     if synced is None or type(synced) is not type(payload):
         return None
+    compared = COMPARED.get(type(payload), ())
+    if type(before) is not type(payload):
+        before = None
     changed = []
-    for name in COMPARED[type(payload)]:
-        mine, theirs = getattr(payload, name), getattr(synced, name)
-        if name in _UNORDERED:
-            mine, theirs = set(mine), set(theirs)
-        if mine != theirs:
+    for name in compared:
+        if _differs(payload, synced, name) and (before is None or _differs(payload, before, name)):
             changed.append(name)
     return tuple(changed)
+
+
+def _differs(one: EntitySnapshot, other: EntitySnapshot, name: str) -> bool:
+    mine, theirs = getattr(one, name), getattr(other, name)
+    if name in _UNORDERED:
+        mine, theirs = set(mine), set(theirs)
+    return bool(mine != theirs)

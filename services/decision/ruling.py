@@ -20,7 +20,7 @@ from contracts.envelope import (
 )
 from contracts.ids import command_id
 from services.decision.echo import changed_fields
-from services.decision.links import Link, source_version_number
+from services.decision.links import Deleted, Link, source_version_number
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Ruling:
     commands: tuple[Command, ...] = ()
     error_code: str | None = None
     link_effect: LinkEffect = LinkEffect.NONE
+    # A record deleted on its side whose twin stops syncing (S-P7); the decision remembers it.
+    deleted: Deleted | None = None
 
 
 def skip(rule_id: str, reason: str, link_effect: LinkEffect = LinkEffect.NONE) -> Ruling:
@@ -52,21 +54,11 @@ def command(
 ) -> Ruling:
     payload = payload if payload is not None else event.snapshot
     changed = None
-    seen = source_version_number(event.source_version)
-    synced_version = link.synced_version
-    if (
-        operation is Operation.UPDATE
-        and synced_version is not None
-        and seen is not None
-        and seen <= synced_version
-    ):
-        return skip(
-            rule_id,
-            f"version {seen} is not newer than version {synced_version} the engine wrote: "
-            "its own write coming back, or an overtaken delivery",
-        )
+    overtaken = _overtaken(event, operation, link)
+    if overtaken is not None:
+        return skip(rule_id, overtaken)
     if operation is Operation.UPDATE and payload is not None:
-        changed = changed_fields(payload, link.synced)
+        changed = changed_fields(payload, link.synced, link.projected)
         if changed == ():
             return skip(
                 rule_id, "nothing changed since the last sync: the engine's own write came back (echo)"
@@ -85,7 +77,35 @@ def command(
         source_entity_id=event.entity_id,
         payload=payload,
         changed_fields=changed,
+        base=link.other_synced if operation is Operation.UPDATE else None,
         expected_link=ExpectedLink(state=link.state, target_entity_id=link.target_entity_id),
         rule_id=rule_id,
     )
     return Ruling(rule_id, Verdict.COMMAND, reason, commands=(issued,))
+
+
+def _overtaken(event: ChangeEvent, operation: Operation, link: Link) -> str | None:
+    """Why this change is older than what the record already holds, or None when it is not.
+
+    Webhooks arrive out of order (a retried delivery, a full pass racing a webhook), so a
+    version lower than one the engine wrote, or than one already decided about, must not
+    write its older values over newer ones. An *equal* version is not news either way: it is
+    the engine's own write coming back or a redelivery (the echo check and idempotent writers
+    handle those), or a Tripletex project whose participants changed, which does not move the
+    project's version (S-P8, the ``+p…`` part): so equal versions go on to the content check.
+    """
+    if operation not in (Operation.UPDATE, Operation.CREATE):
+        return None
+    seen = source_version_number(event.source_version)
+    if seen is None:
+        return None
+    if operation is Operation.UPDATE and link.synced_version is not None and seen < link.synced_version:
+        return (
+            f"version {seen} is older than version {link.synced_version} the engine wrote: "
+            "an overtaken delivery"
+        )
+    if link.seen_version is not None and seen < link.seen_version:
+        return (
+            f"version {seen} is older than version {link.seen_version} already synced: an overtaken delivery"
+        )
+    return None

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.core.tenants import TenantConfig, TenantDirectory
+from services.drifti.ingest import DriftiReaders, poll_drifti_changes
 from services.svenn.client import SvennClient
 from services.svenn.ingest import poll_svenn_changes
 from services.tripletex.ingest import ClientFactory, reconcile_tripletex
@@ -25,8 +26,14 @@ log = logging.getLogger(__name__)
 
 class CatchUp:
     def __init__(
-        self, settings: Settings, tenants: TenantDirectory, publisher: Publisher, tripletex: ClientFactory
+        self,
+        settings: Settings,
+        tenants: TenantDirectory,
+        publisher: Publisher,
+        tripletex: ClientFactory,
+        drifti: DriftiReaders | None = None,
     ) -> None:
+        self.drifti = drifti
         self.settings = settings
         self.tenants = tenants
         self.publisher = publisher
@@ -40,6 +47,10 @@ class CatchUp:
             if tenant.svenn is not None:
                 self._tasks.append(
                     asyncio.create_task(self._poll_svenn(tenant), name=f"svenn-poll-{tenant.tenant_id}")
+                )
+            if tenant.drifti is not None and self.drifti is not None:
+                self._tasks.append(
+                    asyncio.create_task(self._poll_drifti(tenant), name=f"drifti-poll-{tenant.tenant_id}")
                 )
             if tenant.tripletex is not None:
                 self._tasks.append(
@@ -70,6 +81,17 @@ class CatchUp:
                     log.warning(
                         "Svenn poll failed", extra={"tenant_id": tenant.tenant_id, "error": repr(exc)}
                     )
+
+    async def _poll_drifti(self, tenant: TenantConfig) -> None:
+        assert self.drifti is not None
+        watermark = datetime.now(UTC) - timedelta(seconds=self.settings.drifti_poll_lookback_s)
+        while True:
+            await asyncio.sleep(self.settings.drifti_poll_interval_s)
+            try:
+                reader = await self.drifti(tenant.tenant_id)
+                watermark = await poll_drifti_changes(reader, tenant.tenant_id, watermark, self.publisher)
+            except Exception as exc:  # the next poll catches up from the same watermark
+                log.warning("Drifti poll failed", extra={"tenant_id": tenant.tenant_id, "error": repr(exc)})
 
     async def _reconcile_tripletex(self, tenant: TenantConfig) -> None:
         while True:

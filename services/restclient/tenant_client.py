@@ -16,6 +16,7 @@ from typing import ClassVar, Self, TypedDict, Unpack
 import httpx
 from pydantic import SecretStr
 
+from services.core.http_spans import traced
 from services.restclient.bearer_auth import BearerAuth
 from services.restclient.requester import ApiDialect, Requester
 from services.restclient.retry_policy import RetryPolicy, Sleep
@@ -40,12 +41,14 @@ class TenantApiClient:
             raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments {sorted(unknown)}")
         self.base_url = base_url.rstrip("/")
         user_agent = options.get("user_agent", self.default_user_agent)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            auth=BearerAuth(api_key),
-            timeout=options.get("timeout", 10.0),
-            transport=options.get("transport"),
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
+        self._http = traced(
+            httpx.AsyncClient(
+                base_url=self.base_url,
+                auth=BearerAuth(api_key),
+                timeout=options.get("timeout", 10.0),
+                transport=options.get("transport"),
+                headers={"User-Agent": user_agent, "Accept": "application/json"},
+            )
         )
         self._requester = Requester(
             self._http,

@@ -27,6 +27,7 @@ from contracts.ids import change_event_id
 from contracts.topics import SVENN_CHANGES, record_key
 from services.core import tracing
 from services.core.publisher import Publisher
+from services.core.tenant_context import tenant_scope
 from services.core.tenants import TenantDirectory, UnknownTenant
 from services.svenn.client import SvennClient, SvennSignatureError, verify_signature
 from services.svenn.client.models import WebhookEvent
@@ -93,9 +94,12 @@ def svenn_webhook_routes(publisher: Publisher, tenants: TenantDirectory) -> APIR
     async def receive_svenn_webhook(tenant_id: str, request: Request) -> JSONResponse:
         body = await request.body()  # raw bytes: the signature covers exactly these
         parent = propagate.extract(dict(request.headers))
-        with tracing.tracer().start_as_current_span(
-            f"POST {WEBHOOK_ROUTE}", context=parent, kind=SpanKind.SERVER
-        ) as span:
+        with (
+            tenant_scope(tenant_id),
+            tracing.tracer().start_as_current_span(
+                f"POST {WEBHOOK_ROUTE}", context=parent, kind=SpanKind.SERVER
+            ) as span,
+        ):
             span.set_attribute("tsync.tenant_id", tenant_id)
             response = await _receive(publisher, tenants, tenant_id, body, request)
             span.set_attribute("http.response.status_code", response.status_code)

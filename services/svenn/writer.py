@@ -21,11 +21,12 @@ What makes it safe to run against a live system that also has users:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from contracts.entities import CustomerSnapshot, EmployeeSnapshot, EntitySnapshot, ProjectSnapshot
+from contracts.entities import CustomerSnapshot, EmployeeSnapshot, ProjectSnapshot
 from contracts.envelope import Command, EntityType, Operation, Outcome, OutcomeStatus, SourceSystem
-from contracts.error_codes import TENANT_NOT_CONNECTED, WRITE_CONFLICT, WRITE_REJECTED
+from contracts.error_codes import MATCH_AMBIGUOUS, TENANT_NOT_CONNECTED, WRITE_CONFLICT, WRITE_REJECTED
 from services.core import metrics
 from services.core.errors import TransientError
 from services.core.tenants import SvennAccess, UnknownTenant
@@ -204,10 +205,9 @@ class SvennWriter(CommandWriter):
         else:
             found, _ = await _find(client, payload)
             if found is None:
-                raise CommandFailed(
-                    WRITE_REJECTED,
-                    f"no linked Svenn {command.entity_type.value} and none with this number to update",
-                )
+                # An update by natural key follows its record's create, which did not happen (it
+                # was ambiguous or refused): so this change is the create, with all its checks.
+                return await self._create(client, command)
             current = found
         _refuse_deleted(current)
         desired = _desired(command, payload)
@@ -294,17 +294,22 @@ def _fields(exc: SvennValidationError) -> str:
     return "; ".join(f"{d.field}: {d.message}" for d in exc.details)
 
 
-def _payload(command: Command) -> EntitySnapshot:
+def _payload(command: Command) -> ProjectSnapshot | CustomerSnapshot | EmployeeSnapshot:
     expected = {
         EntityType.PROJECT: ProjectSnapshot,
         EntityType.CUSTOMER: CustomerSnapshot,
         EntityType.EMPLOYEE: EmployeeSnapshot,
-    }[command.entity_type]
-    if not isinstance(command.payload, expected):
+    }.get(command.entity_type)
+    payload = command.payload
+    if (
+        expected is None
+        or not isinstance(payload, ProjectSnapshot | CustomerSnapshot | EmployeeSnapshot)
+        or not isinstance(payload, expected)
+    ):
         raise CommandFailed(
             WRITE_REJECTED, f"the {command.operation.value} command carries no {command.entity_type} payload"
         )
-    return command.payload
+    return payload
 
 
 def _api(client: SvennClient, entity_type: EntityType) -> Any:
@@ -321,7 +326,9 @@ def _references_are_svenn_ids(command: Command) -> bool:
     return command.source is SourceSystem.SVENN
 
 
-def _desired(command: Command, payload: EntitySnapshot) -> dict[str, Any]:
+def _desired(
+    command: Command, payload: ProjectSnapshot | CustomerSnapshot | EmployeeSnapshot
+) -> dict[str, Any]:
     if isinstance(payload, ProjectSnapshot):
         return project_fields(payload, with_references=_references_are_svenn_ids(command))
     if isinstance(payload, CustomerSnapshot):
@@ -329,7 +336,7 @@ def _desired(command: Command, payload: EntitySnapshot) -> dict[str, Any]:
     return employee_fields(payload)
 
 
-def _create_body(command: Command, payload: EntitySnapshot) -> Any:
+def _create_body(command: Command, payload: ProjectSnapshot | CustomerSnapshot | EmployeeSnapshot) -> Any:
     if isinstance(payload, ProjectSnapshot):
         return project_create(payload, with_references=_references_are_svenn_ids(command))
     if isinstance(payload, CustomerSnapshot):
@@ -337,27 +344,42 @@ def _create_body(command: Command, payload: EntitySnapshot) -> Any:
     return employee_create(payload)
 
 
-async def _find(client: SvennClient, payload: EntitySnapshot) -> tuple[SvennRecord | None, str]:
-    """The live record with the payload's natural key, and how it was found."""
+async def _find(
+    client: SvennClient, payload: ProjectSnapshot | CustomerSnapshot | EmployeeSnapshot
+) -> tuple[SvennRecord | None, str]:
+    """The live record with the payload's natural key, and how it was found.
+
+    The best key that finds anything decides (number before e-mail, as the dry run pairs
+    records); when it finds more than one record, none is linked (``MATCH_AMBIGUOUS``).
+    """
     if isinstance(payload, ProjectSnapshot):
         if payload.number is None:
             return None, ""
         # Top-level only: sub-projects reuse their parent's display id (S-P2).
-        found = await client.projects.find_top_level_by_display_id(payload.number)
-        return found, f"display_id {payload.number!r}"
+        found = [p for p in await client.projects.find_by_display_id(payload.number) if p.parent_id is None]
+        return _one(found, f"display_id {payload.number!r}")
     if isinstance(payload, CustomerSnapshot):
         if payload.customer_number is None:
             return None, ""
-        return await client.customers.find_by_number(payload.customer_number), (
-            f"customer_number {payload.customer_number!r}"
-        )
+        customers = await client.customers.list_all(customer_number=payload.customer_number)
+        return _one(customers, f"customer_number {payload.customer_number!r}")
     if payload.employee_number is not None:
-        employee = await client.employees.find_by_number(payload.employee_number)
-        if employee is not None:
-            return employee, f"employee_number {payload.employee_number!r}"
+        employees = await client.employees.list_all(employee_number=payload.employee_number)
+        if employees:
+            return _one(employees, f"employee_number {payload.employee_number!r}")
     if payload.email:
-        return await client.employees.find_by_email(payload.email), f"e-mail {payload.email!r}"
+        return _one(await client.employees.list_all(email=payload.email), f"e-mail {payload.email!r}")
     return None, ""
+
+
+def _one(found: Sequence[SvennRecord], key: str) -> tuple[SvennRecord | None, str]:
+    if len(found) > 1:
+        raise CommandFailed(
+            MATCH_AMBIGUOUS,
+            f"{len(found)} Svenn records match {key} ({', '.join(sorted(r.id for r in found))}); "
+            "not linked to any of them: a person decides which one is this record",
+        )
+    return (found[0] if found else None), key
 
 
 async def _get(api: Any, record_id: str) -> SvennRecord:

@@ -15,8 +15,15 @@ from typing import Any
 from contracts.envelope import Command, Outcome, SourceSystem
 from contracts.error_codes import TENANT_NOT_CONNECTED
 from services.core import metrics
-from services.core.tenants import SvennAccess, TenantConfig, TripletexAccess, UnknownTenant
+from services.core.tenants import (
+    DriftiAccess,
+    SvennAccess,
+    TenantConfig,
+    TripletexAccess,
+    UnknownTenant,
+)
 from services.core.writer import CommandWriter
+from services.drifti.client import DriftiClient
 from services.svenn.client import SvennClient
 from services.tripletex.client import ClientSettings, LimiterRegistry, TripletexClient
 from services.tripletex.writer_ops import TenantTarget, apply_command, failed
@@ -46,7 +53,9 @@ class TripletexWriter(CommandWriter):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._targets: dict[str, tuple[tuple[TripletexAccess, SvennAccess | None], TenantTarget]] = {}
+        self._targets: dict[
+            str, tuple[tuple[TripletexAccess, SvennAccess | None, DriftiAccess | None], TenantTarget]
+        ] = {}
 
     # ------------------------------------------------------------------- lifecycle
     async def aclose(self) -> None:
@@ -70,10 +79,14 @@ class TripletexWriter(CommandWriter):
         """Read-only use: checking that a generated number is free in Svenn too (S-P5, S-E2)."""
         return SvennClient(access.base_url, access.api_key)
 
+    def make_drifti_client(self, access: DriftiAccess) -> DriftiClient:
+        """Read-only use: the invoice PDF a Drifti voucher carries as its attachment (D-I1)."""
+        return DriftiClient(access.base_url, access.api_key)
+
     async def target_for(self, tenant: TenantConfig) -> TenantTarget:
         """The tenant's cached clients; rebuilt when its connection details change."""
         assert tenant.tripletex is not None
-        key = (tenant.tripletex, tenant.svenn)
+        key = (tenant.tripletex, tenant.svenn, tenant.drifti)
         cached = self._targets.get(tenant.tenant_id)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -83,6 +96,7 @@ class TripletexWriter(CommandWriter):
             tenant_id=tenant.tenant_id,
             tripletex=self.make_tripletex_client(tenant.tripletex, tenant.tenant_id),
             svenn=self.make_svenn_client(tenant.svenn) if tenant.svenn is not None else None,
+            drifti=self.make_drifti_client(tenant.drifti) if tenant.drifti is not None else None,
         )
         self._targets[tenant.tenant_id] = (key, target)
         return target

@@ -38,16 +38,20 @@ from typing import Any
 
 from contracts.entities import CustomerSnapshot, EmployeeSnapshot, EntitySnapshot, ProjectSnapshot
 from contracts.envelope import Command, EntityType, Operation, Outcome, OutcomeStatus, SourceSystem
-from contracts.error_codes import WRITE_CONFLICT, WRITE_REJECTED
+from contracts.error_codes import MATCH_AMBIGUOUS, WRITE_CONFLICT, WRITE_REJECTED
 from services.core.errors import TransientError
 from services.core.writer import outcome_for
+from services.drifti.client import DriftiClient
+from services.svenn.client import Employee as SvennEmployee
 from services.svenn.client import (
     SvennClient,
+    SvennConflictError,
     SvennError,
     SvennNotFoundError,
     SvennRateLimitedError,
     SvennServerError,
     SvennTransportError,
+    SvennVersionConflictError,
 )
 from services.tripletex.client import (
     TripletexAuthError,
@@ -66,14 +70,17 @@ from services.tripletex.client.models import Address, Customer, Employee, Projec
 from services.tripletex.mapping import (
     MappingError,
     apply_body,
+    as_json,
     customer_create_body,
     customer_update_body,
     employee_create_body,
     employee_update_body,
     project_create_body,
     project_update_body,
+    snapshot_of,
 )
 from services.tripletex.writer_numbers import NoFreeNumber, free_number
+from services.tripletex.writer_vouchers import apply_drifti_command
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +116,7 @@ class TenantTarget:
     tenant_id: str
     tripletex: TripletexClient
     svenn: SvennClient | None = None
+    drifti: DriftiClient | None = None  # Drifti commands: read invoice PDFs (D-I1)
     numbering: asyncio.Lock = field(default_factory=asyncio.Lock)
     _api_user: tuple[int, int | None] | None = None
 
@@ -131,6 +139,8 @@ class TenantTarget:
         await self.tripletex.aclose()
         if self.svenn is not None:
             await self.svenn.aclose()
+        if self.drifti is not None:
+            await self.drifti.aclose()
 
 
 # --------------------------------------------------------------------------- entry point
@@ -178,11 +188,14 @@ async def apply_command(command: Command, target: TenantTarget) -> Outcome:
 async def _dispatch(command: Command, target: TenantTarget) -> Outcome:
     if command.target is not SourceSystem.TRIPLETEX:
         raise CommandFailed(WRITE_REJECTED, f"a {command.target.value} command reached the Tripletex writer")
+    if command.source is SourceSystem.DRIFTI:  # one way, Part 2 (writer_vouchers.py)
+        manager_id, _ = await target.api_user()
+        return await apply_drifti_command(command, target.tripletex, target.drifti, manager_id)
     operation = command.operation
     if operation is Operation.CREATE:
         return await _create(command, target.tripletex, target)
     if operation is Operation.UPDATE:
-        return await _update(command, target.tripletex)
+        return await _update(command, target.tripletex, target)
     if operation is Operation.COMPLETE:
         return await _complete(command, target.tripletex)
     if operation is Operation.ASSIGN_NUMBER:
@@ -200,7 +213,7 @@ async def _create(command: Command, tx: TripletexClient, target: TenantTarget) -
     if isinstance(payload, ProjectSnapshot):
         return await _create_project(command, tx, target, payload)
     if isinstance(payload, CustomerSnapshot):
-        return await _create_customer(command, tx, payload)
+        return await _create_customer(command, tx, target, payload)
     return await _create_employee(command, tx, target, payload)
 
 
@@ -213,6 +226,7 @@ async def _create_project(
             WRITE_REJECTED,
             "the project has no number to match on; creating it without one could duplicate it on a retry",
         )
+    _refuse_ambiguous(command, "project", f"number {number!r}", await _projects_numbered(tx, number))
     manager_id, _ = await target.api_user()
     customer_id = await _tripletex_customer_of(command, target, payload)
     body = project_create_body(payload, project_manager_id=manager_id, customer_id=customer_id)
@@ -221,8 +235,11 @@ async def _create_project(
     project_id = _id(project.id)
     if ensured.created:
         customer_note = f", customer {customer_id}" if customer_id is not None else ""
+        members = await _write_participants(command, tx, project_id)
         return _applied(
-            command, project_id, f"created Tripletex project {project_id} (number {number!r}{customer_note})"
+            command,
+            project_id,
+            f"created Tripletex project {project_id} (number {number!r}{customer_note}){members}",
         )
     # Tripletex wins at link time: the record existed on both sides before they were linked, so
     # Tripletex keeps its values and they flow to Svenn; changes after the link sync both ways.
@@ -231,12 +248,40 @@ async def _create_project(
         kept.append("it is internal and stays internal (S-P4)")
     if project.is_closed:
         kept.append("it is closed and stays closed")
+    # Linking adopts a project Tripletex users work in: Svenn's members join, nobody is removed.
+    members = await _write_participants(
+        command.model_copy(update={"former_participants": ()}), tx, project_id
+    )
     return _applied(
         command,
         project_id,
         f"matched the existing Tripletex project {project_id} by number {number!r} and linked it "
-        f"(not duplicated){_notes(kept)}; {KEPT_AT_LINK}",
+        f"(not duplicated){_notes(kept)}; {KEPT_AT_LINK}{members}",
     )
+
+
+async def _write_participants(command: Command, tx: TripletexClient, project_id: int) -> str:
+    """S-P8 from Svenn: make the members' linked employees participants, remove removed ones.
+
+    The decision names both sets (``Command.participants``/``former_participants``); a
+    participant Svenn does not know (an employee not in Svenn) is never touched. Adding skips
+    who is there already and removing only finds who is still there, so a repeat writes nothing.
+    """
+    if command.participants is None:
+        return ""
+    wanted = [int(e) for e in command.participants if e.isascii() and e.isdigit()]
+    former = {int(e) for e in command.former_participants if e.isascii() and e.isdigit()} - set(wanted)
+    current = await tx.projects.participants(project_id)
+    present = {p.employee.id for p in current if p.employee is not None}
+    added = [e for e in wanted if e not in present]
+    if added:
+        await tx.projects.add_participants(project_id, added)
+    removed = [p for p in current if p.employee is not None and p.employee.id in former and p.id is not None]
+    if removed:
+        await tx.projects.remove_participants([p.id for p in removed if p.id is not None])
+    notes = [f"added participants {added}"] if added else []
+    notes += [f"removed participants {[p.employee.id for p in removed if p.employee]}"] if removed else []
+    return _notes(notes)
 
 
 async def _tripletex_customer_of(
@@ -263,9 +308,12 @@ async def _tripletex_customer_of(
     return found.id if found is not None else None
 
 
-async def _create_customer(command: Command, tx: TripletexClient, payload: CustomerSnapshot) -> Outcome:
+async def _create_customer(
+    command: Command, tx: TripletexClient, target: TenantTarget, payload: CustomerSnapshot
+) -> Outcome:
     if not payload.customer_number:
         raise CommandFailed(WRITE_REJECTED, "the customer has no customer number to match on (S-C1)")
+    await _refuse_ambiguous_customer(command, target, payload.customer_number)
     ensured = await tx.customers.ensure(Customer.model_validate(customer_create_body(payload)))
     customer = ensured.record
     customer_id = _id(customer.id)
@@ -291,18 +339,19 @@ async def _create_employee(
     command: Command, tx: TripletexClient, target: TenantTarget, payload: EmployeeSnapshot
 ) -> Outcome:
     if not payload.employee_number and not payload.email:
-        raise CommandFailed(
-            WRITE_REJECTED,
-            "the employee has neither a number nor an e-mail to match on; "
-            "creating it could duplicate it on a retry",
-        )
+        # Nothing to match on: number it first (S-E2's generator), in Svenn too, then create by
+        # that number. Under the numbering lock, so no other number is generated in between.
+        async with target.numbering:
+            numbered = await _number_in_svenn_first(command, target, payload)
+            return await _create_employee(command, tx, target, numbered)
+    await _refuse_ambiguous_employee(command, tx, payload)
     _, department_id = await target.api_user()
     body = employee_create_body(payload, department_id=department_id)
     ensured = await tx.employees.ensure(Employee.model_validate(body))
     employee = ensured.record
     employee_id = _id(employee.id)
     if ensured.created:
-        return _applied(command, employee_id, f"created Tripletex employee {employee_id}")
+        return _applied(command, employee_id, f"created Tripletex employee {employee_id}", written=payload)
     how = (
         f"number {payload.employee_number!r}"
         if payload.employee_number and employee.employee_number == payload.employee_number
@@ -313,34 +362,213 @@ async def _create_employee(
         employee_id,
         f"matched the existing Tripletex employee {employee_id} by {how} and linked it "
         f"(not duplicated); {KEPT_AT_LINK}",
+        written=payload,
     )
 
 
+async def _number_in_svenn_first(
+    command: Command, target: TenantTarget, payload: EmployeeSnapshot
+) -> EmployeeSnapshot:
+    """The payload with an employee number that the Svenn employee now holds too (S-E1, S-E2).
+
+    Tripletex has no idempotency key, so a create needs a natural key to look for first; an
+    employee with neither number nor e-mail gets one the way S-E2 numbers Tripletex's
+    employees (free in both systems), written to Svenn *before* anything is created. A
+    redelivered command reads Svenn, finds the number there and looks for it in Tripletex,
+    where the first delivery's employee is: one employee, whatever is delivered twice.
+    """
+    svenn = target.svenn
+    if command.source is not SourceSystem.SVENN or svenn is None:
+        raise CommandFailed(
+            WRITE_REJECTED,
+            "the employee has neither a number nor an e-mail to match on, and the writer cannot "
+            "give it a number in Svenn (no Svenn connection); give it an e-mail or a number",
+        )
+
+    async def in_svenn(number: str) -> bool:
+        return await svenn.employees.find_by_number(number) is not None
+
+    for attempt in range(1, NUMBERING_ATTEMPTS + 1):
+        current = await svenn.employees.get(command.source_entity_id)
+        if _has_number(current.employee_number):
+            return payload.model_copy(update={"employee_number": current.employee_number})
+        number = await free_number(await target.tripletex.employees.numbers(), in_svenn)
+
+        def assign(employee: SvennEmployee, number: str = number) -> dict[str, Any] | None:
+            return None if _has_number(employee.employee_number) else {"employee_number": number}
+
+        try:
+            numbered = await svenn.employees.update(current, assign)
+        except SvennConflictError as exc:
+            if isinstance(exc, SvennVersionConflictError) or attempt == NUMBERING_ATTEMPTS:
+                raise
+            continue  # someone took the number in Svenn since we asked: generate again
+        return payload.model_copy(update={"employee_number": numbered.employee_number})
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- ambiguous matches
+# A create links what its natural key finds. When the key finds more than one record — two on
+# the other side, or another record on the same side that means the same customer ("55" and
+# "055" in Svenn are both Tripletex's customer 55) — the writer links none of them: merging
+# the wrong two is far worse than waiting. The failed outcome is an error-log entry
+# (MATCH_AMBIGUOUS) that resolves once a later write of the record is applied. The keys and
+# their order are the dry run's (services/onboarding/readiness.py): the best key that finds
+# anything decides, so the readiness report names the same records.
+def _refuse_ambiguous(command: Command, what: str, key: str, found: set[str]) -> None:
+    if len(found) > 1:
+        raise CommandFailed(
+            MATCH_AMBIGUOUS,
+            f"{len(found)} {what}s match {key} ({', '.join(sorted(found))}); "
+            "not linked to any of them: a person decides which one is this record",
+        )
+
+
+async def _projects_numbered(tx: TripletexClient, number: str) -> set[str]:
+    """Every Tripletex project with exactly this number, closed ones too (as ``by_number``)."""
+    found: set[str] = set()
+    for params in ({}, {"isClosed": True}):
+        async for p in tx.projects.iterate(fields="id,number", page_size=100, number=number, **params):
+            if p.number == number and p.id is not None:
+                found.add(f"Tripletex {p.id}")
+    return found
+
+
+async def _refuse_ambiguous_customer(command: Command, target: TenantTarget, number: str) -> None:
+    if not (number.isascii() and number.isdigit()):
+        return  # not matchable at all; the create refuses it (S-C1)
+    found: set[str] = set()
+    for inactive in (False, True):
+        async for c in target.tripletex.customers.iterate(
+            fields="id,customerNumber",
+            page_size=100,
+            customerAccountNumber=str(int(number)),
+            isInactive=inactive,
+        ):
+            if c.customer_number == int(number) and c.id is not None:
+                found.add(f"Tripletex {c.id}")
+    _refuse_ambiguous(command, "customer", f"customer number {int(number)}", found)
+    if command.source is not SourceSystem.SVENN or target.svenn is None:
+        return
+    # Svenn keeps leading zeros: another live Svenn customer written the other way is the same one.
+    twins: set[str] = set()
+    for variant in dict.fromkeys((number, str(int(number)))):
+        for customer in await target.svenn.customers.list_all(customer_number=variant):
+            if customer.id != command.source_entity_id:
+                twins.add(f"Svenn {customer.id} ({customer.customer_number})")
+    if twins:
+        _refuse_ambiguous(
+            command,
+            "customer",
+            f"customer number {int(number)}",
+            twins | {f"Svenn {command.source_entity_id} ({number})"},
+        )
+
+
+async def _refuse_ambiguous_employee(
+    command: Command, tx: TripletexClient, payload: EmployeeSnapshot
+) -> None:
+    if payload.employee_number:
+        by_number = {
+            f"Tripletex {e.id}"
+            async for e in tx.employees.iterate(
+                fields="id,employeeNumber", page_size=100, employeeNumber=payload.employee_number
+            )
+            if e.employee_number == payload.employee_number
+        }
+        if by_number:
+            _refuse_ambiguous(command, "employee", f"number {payload.employee_number!r}", by_number)
+            return
+    if payload.email:
+        wanted = payload.email.strip().lower()
+        by_email = {
+            f"Tripletex {e.id}"
+            async for e in tx.employees.iterate(fields="id,email", page_size=100, email=payload.email.strip())
+            if (e.email or "").strip().lower() == wanted
+        }
+        _refuse_ambiguous(command, "employee", f"e-mail {payload.email!r}", by_email)
+
+
 # --------------------------------------------------------------------------- UPDATE
-async def _update(command: Command, tx: TripletexClient) -> Outcome:
+async def _update(command: Command, tx: TripletexClient, target: TenantTarget) -> Outcome:
     payload = _payload(command)
+    if command.expected_link.target_entity_id is None and await _by_natural_key(tx, payload) is None:
+        # An update by natural key follows its record's create, which did not happen (it was
+        # ambiguous or refused): so this change is the create, with all of its checks.
+        return await _create(command, tx, target)
     record_id = await _linked_id(command, tx, payload)
     updated: Updated[Any]
-    changed = _changed_fields(command)
+    kept: set[str] = set()
+
+    def changed(current: Project | Customer | Employee) -> tuple[str, ...] | None:
+        """Recomputed on every (re-)read, so a conflict found after a 409 is found too."""
+        fields, held = _tripletex_wins(command, current, payload)
+        kept.clear()
+        kept.update(held)
+        return fields
+
     try:
         if isinstance(payload, ProjectSnapshot):
-            update = only_changed(project_update_body(payload), changed)
-            updated = await tx.projects.revise(record_id, lambda p: apply_body(p, update))
+            body = project_update_body(payload)
+            updated = await tx.projects.revise(
+                record_id, lambda p: apply_body(p, only_changed(body, changed(p)))
+            )
+            members = await _write_participants(command, tx, record_id)
         elif isinstance(payload, CustomerSnapshot):
             # Activation flows to Tripletex (S-C5); deactivation never does (S-C3, in the body).
-            update = only_changed(customer_update_body(payload), changed)
+            body = customer_update_body(payload)
             updated = await tx.customers.revise(
-                record_id, lambda c: _apply_customer(c, update), fields=CUSTOMER_READ_FIELDS
+                record_id,
+                lambda c: _apply_customer(c, only_changed(body, changed(c))),
+                fields=CUSTOMER_READ_FIELDS,
             )
+            members = ""
         else:
-            updated = await tx.employees.revise(record_id, _employee_change(payload, changed))
+            employee = payload
+            updated = await tx.employees.revise(
+                record_id, lambda e: _employee_change(employee, changed(e))(e)
+            )
+            members = ""
     except TripletexNotFound:
         raise CommandFailed(
             WRITE_REJECTED,
             f"the linked Tripletex {command.entity_type.value} {record_id} does not exist "
             "(deleted in Tripletex?); nothing was written",
         ) from None
-    return _applied(command, record_id, _what(updated))
+    conflict = (
+        f"; kept Tripletex's {', '.join(sorted(kept))}: changed in Tripletex at the same time "
+        "(a conflict on the same field: Tripletex wins)"
+        if kept
+        else ""
+    )
+    return _applied(command, record_id, f"{_what(updated)}{members}{conflict}")
+
+
+def _tripletex_wins(
+    command: Command, current: Project | Customer | Employee, payload: EntitySnapshot
+) -> tuple[tuple[str, ...] | None, set[str]]:
+    """The fields to write, and those left as Tripletex has them (the README's conflict policy).
+
+    A field the other side changed, which Tripletex changed too since the engine's last write
+    (``Command.base``) to another value, is a concurrent edit of the same field: Tripletex, the
+    accounting system, keeps its value (its own change event carries it to Svenn).
+    """
+    changed = _changed_fields(command)
+    base = command.base
+    if changed is None or base is None or type(base) is not type(payload):
+        return changed, set()
+    try:
+        now = snapshot_of(command.entity_type, as_json(current))
+    except (MappingError, ValueError):
+        return changed, set()
+    held = {
+        name
+        for name in changed
+        if name != "member_ids"
+        and getattr(now, name) != getattr(base, name)
+        and getattr(now, name) != getattr(payload, name)
+    }
+    return tuple(name for name in changed if name not in held), held
 
 
 async def _linked_id(command: Command, tx: TripletexClient, payload: EntitySnapshot) -> int:
@@ -348,20 +576,27 @@ async def _linked_id(command: Command, tx: TripletexClient, payload: EntitySnaps
     linked = command.expected_link.target_entity_id
     if linked is not None:
         return _parse_id(linked)
-    found: Project | Customer | Employee | None = None
-    if isinstance(payload, ProjectSnapshot) and payload.number:
-        found = await tx.projects.by_number(payload.number)
-    elif isinstance(payload, CustomerSnapshot) and payload.customer_number:
-        if payload.customer_number.isascii() and payload.customer_number.isdigit():
-            found = await tx.customers.by_number(int(payload.customer_number))
-    elif isinstance(payload, EmployeeSnapshot):
-        found = await tx.employees.find(employee_number=payload.employee_number, email=payload.email)
+    found = await _by_natural_key(tx, payload)
     if found is None:
         raise CommandFailed(
             WRITE_REJECTED,
             f"no linked Tripletex {command.entity_type.value} and none with this number to update",
         )
     return _id(found.id)
+
+
+async def _by_natural_key(
+    tx: TripletexClient, payload: EntitySnapshot
+) -> Project | Customer | Employee | None:
+    if isinstance(payload, ProjectSnapshot) and payload.number:
+        return await tx.projects.by_number(payload.number)
+    if isinstance(payload, CustomerSnapshot) and payload.customer_number:
+        if payload.customer_number.isascii() and payload.customer_number.isdigit():
+            return await tx.customers.by_number(int(payload.customer_number))
+        return None
+    if isinstance(payload, EmployeeSnapshot):
+        return await tx.employees.find(employee_number=payload.employee_number, email=payload.email)
+    return None
 
 
 # --------------------------------------------------------------------------- COMPLETE (S-P7)
@@ -560,8 +795,13 @@ def validation_details(exc: TripletexValidationError) -> str:
 KEPT_AT_LINK = "Tripletex keeps its values at link time (they flow to Svenn); nothing written"
 
 
-def _applied(command: Command, record_id: int, reason: str) -> Outcome:
-    return outcome_for(command, OutcomeStatus.APPLIED, target_entity_id=str(record_id), reason=reason)
+def _applied(
+    command: Command, record_id: int, reason: str, *, written: EntitySnapshot | None = None
+) -> Outcome:
+    """``written``: what both sides hold now, when it is not the command's payload."""
+    return outcome_for(
+        command, OutcomeStatus.APPLIED, target_entity_id=str(record_id), reason=reason, written=written
+    )
 
 
 def _what(updated: Updated[Any]) -> str:
@@ -607,14 +847,19 @@ _SNAPSHOT_OF: dict[EntityType, type[ProjectSnapshot | CustomerSnapshot | Employe
 }
 
 
-def _payload(command: Command) -> EntitySnapshot:
-    expected = _SNAPSHOT_OF[command.entity_type]
-    if not isinstance(command.payload, expected):
+def _payload(command: Command) -> ProjectSnapshot | CustomerSnapshot | EmployeeSnapshot:
+    expected = _SNAPSHOT_OF.get(command.entity_type)
+    payload = command.payload
+    if (
+        expected is None
+        or not isinstance(payload, ProjectSnapshot | CustomerSnapshot | EmployeeSnapshot)
+        or not isinstance(payload, expected)
+    ):
         raise CommandFailed(
             WRITE_REJECTED,
             f"the {command.operation.value} command carries no {command.entity_type.value} payload",
         )
-    return command.payload
+    return payload
 
 
 def _apply_customer(customer: Customer, body: dict[str, Any]) -> None:

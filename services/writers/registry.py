@@ -15,6 +15,7 @@ from services.core.batch_consumer import BatchConsumer
 from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.core.tenants import TenantDirectory
+from services.core.write_gate import WriteGate
 from services.core.writer import CommandWriter
 from services.svenn.writer import SvennWriter
 from services.tripletex.writer import TripletexWriter
@@ -38,9 +39,11 @@ def register(
     settings: Settings,
     target: SourceSystem,
     tenants: TenantDirectory,
+    gate: WriteGate | None = None,
 ) -> BatchConsumer[Command]:
     return WRITER_OF[target](
         tenants=tenants,
+        gate=gate,
         broker=broker,
         publisher=publisher,
         settings=settings,

@@ -34,9 +34,9 @@ from contracts.envelope import (
     OutcomeStatus,
     SourceSystem,
 )
-from contracts.error_codes import WRITE_CONFLICT, WRITE_REJECTED
+from contracts.error_codes import MATCH_AMBIGUOUS, WRITE_CONFLICT, WRITE_REJECTED
 from services.core.errors import TransientError
-from services.svenn.client import CustomerCreate, ProjectCreate
+from services.svenn.client import CustomerCreate, EmployeeCreate, ProjectCreate
 from services.svenn.simulator.testing import running_sim
 from services.tripletex.client import ClientSettings, LimiterRegistry, RetryPolicy, TripletexClient
 from services.tripletex.simulator.app import create_app
@@ -448,6 +448,76 @@ async def test_S_E2_an_employee_without_number_gets_the_next_one(writer_setup: S
     outcome = await apply(writer_setup, cmd)
     assert outcome.status is OutcomeStatus.APPLIED
     assert row["employeeNumber"] == "10"
+
+
+async def test_S_E1_S_E2_an_employee_with_neither_number_nor_email_is_numbered_in_svenn_first(
+    writer_setup: Setup,
+) -> None:
+    writer_setup.insert(
+        "Employee", {"firstName": "A", "lastName": "B", "employeeNumber": "9", "userType": "STANDARD"}
+    )
+    async with running_sim() as svenn_sim:
+        _, key = await svenn_sim.tenant()
+        svenn = svenn_sim.client(key)
+        await svenn.employees.create(EmployeeCreate(first_name="Tatt", employee_number="10"))
+        bare = await svenn.employees.create(EmployeeCreate(first_name="Uten", last_name="Nøkkel"))
+        writer_setup.target.svenn = svenn
+        cmd = command(
+            Operation.CREATE,
+            EmployeeSnapshot(first_name="Uten", last_name="Nøkkel"),
+            source_entity_id=bare.id,
+            rule_id="S-E1",
+        )
+        outcome = await apply(writer_setup, cmd)
+        again = await apply(writer_setup, cmd)  # redelivered: Svenn has the number now
+        in_svenn = await svenn.employees.get(bare.id)
+        await svenn.aclose()
+    (created,) = [e for e in writer_setup.rows("Employee") if e["firstName"] == "Uten"]
+    assert created["employeeNumber"] == "11" == in_svenn.employee_number  # 9 in Tripletex, 10 in Svenn
+    assert (outcome.status, again.status) == (OutcomeStatus.APPLIED, OutcomeStatus.APPLIED)
+    assert outcome.target_entity_id == again.target_entity_id == str(created["id"])
+    assert isinstance(outcome.written, EmployeeSnapshot) and outcome.written.employee_number == "11"
+
+
+async def test_S_E1_an_employee_without_keys_and_without_svenn_access_fails_clearly(
+    writer_setup: Setup,
+) -> None:
+    outcome = await apply(
+        writer_setup, command(Operation.CREATE, EmployeeSnapshot(first_name="Uten", last_name="Nøkkel"))
+    )
+    assert (outcome.status, outcome.error_code) == (OutcomeStatus.FAILED, WRITE_REJECTED)
+    assert "no Svenn connection" in (outcome.error_message or "")
+    assert [e for e in writer_setup.rows("Employee") if e["firstName"] == "Uten"] == []
+
+
+# --------------------------------------------------------------------------- ambiguous matches
+async def test_two_tripletex_projects_with_the_number_are_ambiguous_and_nothing_is_linked(
+    writer_setup: Setup,
+) -> None:
+    # Tripletex itself refuses a second number; data imported around that check still exists.
+    for name in ("Først", "Dublett"):
+        writer_setup.insert("Project", {"name": name, "number": "2024.17", "startDate": "2026-01-01"})
+    outcome = await apply(writer_setup, command(Operation.CREATE, project()))
+    assert (outcome.status, outcome.error_code) == (OutcomeStatus.FAILED, MATCH_AMBIGUOUS)
+    assert outcome.target_entity_id is None and "2 projects match number '2024.17'" in (
+        outcome.error_message or ""
+    )
+    assert len(writer_setup.rows("Project")) == 2  # nothing created either
+
+
+async def test_an_employee_whose_email_finds_two_tripletex_employees_is_ambiguous(
+    writer_setup: Setup,
+) -> None:
+    for first in ("Liv", "Liv2"):
+        writer_setup.insert(
+            "Employee",
+            {"firstName": first, "lastName": "N", "email": "liv@firma.no", "userType": "STANDARD"},
+        )
+    outcome = await apply(
+        writer_setup,
+        command(Operation.CREATE, EmployeeSnapshot(first_name="Liv", last_name="N", email="LIV@firma.no")),
+    )
+    assert (outcome.status, outcome.error_code) == (OutcomeStatus.FAILED, MATCH_AMBIGUOUS)
 
 
 # --------------------------------------------------------------------------- Tripletex down

@@ -15,6 +15,8 @@ from types import TracebackType
 import httpx
 from pydantic import SecretStr
 
+from services.core.http_spans import traced
+
 from .activities import ActivitiesApi
 from .config import ClientSettings, TripletexCredentials
 from .customers import CustomersApi
@@ -67,10 +69,12 @@ class TripletexClient:
             ]
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            transport=transport,
-            timeout=self.settings.timeout_seconds,
-            headers={"User-Agent": self.settings.user_agent},
+        self._http = http_client or traced(
+            httpx.AsyncClient(
+                transport=transport,
+                timeout=self.settings.timeout_seconds,
+                headers={"User-Agent": self.settings.user_agent},
+            )
         )
         limiters = limiters or LimiterRegistry(self.settings.limiter, sleep=sleep)
         self.sessions = SessionManager(

@@ -66,7 +66,7 @@ def test_customer_reactivated_in_tripletex_is_not_taken_for_an_echo() -> None:
     assert ruling.commands[0].changed_fields == ("active",)
 
 
-def test_a_version_not_newer_than_the_engines_last_write_is_skipped() -> None:
+def test_a_version_older_than_the_engines_last_write_is_skipped() -> None:
     # Webhooks arrive out of order: an older version must not overwrite what the engine wrote.
     links = Links({(TENANT, EntityType.PROJECT, SVENN, "rec-1"): Link(LinkState.LINKED, "other-1", None, 7)})
     renamed = SYNCED.model_copy(update={"name": "Stale name"})
@@ -75,9 +75,35 @@ def test_a_version_not_newer_than_the_engines_last_write_is_skipped() -> None:
     )
     ruling = decide(old, links)
     assert (ruling.verdict, ruling.commands) == (Verdict.SKIP, ())
-    assert "not newer" in ruling.reason
+    assert "older than version 7 the engine wrote" in ruling.reason
     newer = old.model_copy(update={"source_version": "8"})
     assert decide(newer, links).commands[0].operation is Operation.UPDATE
+
+
+def test_the_engines_own_version_goes_on_to_the_content_check() -> None:
+    # Equal version: the engine's write coming back (echo) unless its content differs, as a
+    # Tripletex project's does when only its participants changed (S-P8: "7+p…").
+    links = synced_links(TRIPLETEX, SYNCED)
+    links = Links({k: Link(v.state, v.target_entity_id, v.synced, 7) for k, v in links.known.items()})
+    as_in_tripletex = SYNCED.model_copy(update={"member_ids": ("tx-e1", "tx-e2")})
+    echo = change(TRIPLETEX, EntityType.PROJECT, ChangeKind.UPDATED, as_in_tripletex)
+    assert decide(echo.model_copy(update={"source_version": "7+pa"}), links).verdict is Verdict.SKIP
+    joined = SYNCED.model_copy(update={"member_ids": ("tx-e1", "tx-e2", "tx-emp-9")})
+    employee = Link(LinkState.LINKED, "sv-emp-9")
+    links = Links({**links.known, (TENANT, EntityType.EMPLOYEE, TRIPLETEX, "tx-emp-9"): employee})
+    event = change(TRIPLETEX, EntityType.PROJECT, ChangeKind.UPDATED, joined)
+    (command,) = decide(event.model_copy(update={"source_version": "7+pb"}), links).commands
+    assert command.changed_fields == ("member_ids",)
+
+
+def test_a_version_older_than_one_already_decided_about_is_skipped() -> None:
+    # A Tripletex record the engine never wrote: only the versions seen order its changes.
+    links = Links({}, seen_versions={(TENANT, EntityType.PROJECT, TRIPLETEX, "rec-1"): 5})
+    stale = change(TRIPLETEX, EntityType.PROJECT, ChangeKind.UPDATED, SYNCED)
+    ruling = decide(stale.model_copy(update={"source_version": "4+pa"}), links)
+    assert (ruling.verdict, ruling.commands) == (Verdict.SKIP, ())
+    assert "older than version 5 already synced" in ruling.reason
+    assert decide(stale.model_copy(update={"source_version": "5+pa"}), links).verdict is Verdict.COMMAND
 
 
 def test_the_echo_of_the_engines_own_create_is_not_created_back() -> None:
@@ -94,17 +120,24 @@ def test_the_echo_of_the_engines_own_create_is_not_created_back() -> None:
 
 def test_a_change_to_a_record_whose_create_is_in_flight_becomes_an_update() -> None:
     # The Svenn project's create in Tripletex is still in flight when the user completes it.
-    pending = {(TENANT, EntityType.PROJECT, TRIPLETEX, "number:2024.17"): SYNCED}
+    in_flight = Links({}, creates_from={(TENANT, EntityType.PROJECT, SVENN, "rec-1"): SYNCED})
     completed = SYNCED.model_copy(update={"status": "completed"})
-    ruling = decide(
-        change(SVENN, EntityType.PROJECT, ChangeKind.STATUS_CHANGED, completed), Links({}, pending)
-    )
+    ruling = decide(change(SVENN, EntityType.PROJECT, ChangeKind.STATUS_CHANGED, completed), in_flight)
     (command,) = ruling.commands
     assert (command.target, command.operation, command.expected_link.target_entity_id) == (
         TRIPLETEX,
         Operation.UPDATE,
         None,  # the writer finds it by number
     )
+
+
+def test_another_record_with_the_number_of_a_create_in_flight_stays_a_create() -> None:
+    # Not an update of the record being created: the writer's match decides (ambiguous or not).
+    pending = {(TENANT, EntityType.PROJECT, TRIPLETEX, "number:2024.17"): SYNCED}
+    in_flight = Links({}, pending, creates_from={(TENANT, EntityType.PROJECT, SVENN, "rec-1"): SYNCED})
+    twin = SYNCED.model_copy(update={"name": "Another project, same number"})
+    event = change(SVENN, EntityType.PROJECT, ChangeKind.CREATED, twin, entity_id="rec-2")
+    assert decide(event, in_flight).commands[0].operation is Operation.CREATE
 
 
 def test_a_redelivered_change_gives_the_same_create_even_with_its_create_pending() -> None:

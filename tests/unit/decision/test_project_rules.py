@@ -130,6 +130,47 @@ def test_S_P7_deleted_in_tripletex_but_never_synced_does_nothing() -> None:
     assert (ruling.rule_id, ruling.verdict, ruling.commands) == ("S-P7", Verdict.SKIP, ())
 
 
+def test_S_P7_deleted_in_tripletex_while_its_create_in_svenn_is_in_flight_completes_it_by_number() -> None:
+    created = decide(change(TRIPLETEX, PROJECT, ChangeKind.CREATED, project(), "tx-9"), NO_LINKS)
+    links = NO_LINKS.remember(created.commands)  # the create and its delete in one batch
+    ruling = decide(change(TRIPLETEX, PROJECT, ChangeKind.DELETED, None, "tx-9"), links)
+    (command,) = ruling.commands
+    assert (ruling.rule_id, command.target, command.operation) == ("S-P7", SVENN, Operation.COMPLETE)
+    assert command.expected_link.state is LinkState.ABSENT
+    assert isinstance(command.payload, ProjectSnapshot) and command.payload.number == "2024.17"
+    assert ruling.deleted is not None
+    assert (ruling.deleted.entity_id, ruling.deleted.natural_key) == ("tx-9", "number:2024.17")
+
+
+def test_S_P7_deleted_in_tripletex_remembers_the_linked_svenn_project() -> None:
+    ruling = decide(change(TRIPLETEX, PROJECT, ChangeKind.DELETED, None), linked(PROJECT, TRIPLETEX))
+    assert ruling.deleted is not None and ruling.deleted.other_id == "other-1"
+
+
+@pytest.mark.parametrize("linked_to_it", [True, False])
+def test_S_P7_svenn_project_of_a_deleted_tripletex_project_is_neither_recreated_nor_written(
+    linked_to_it: bool,
+) -> None:
+    # Linked: found through its link. Not linked yet (the delete overtook the link): by number.
+    deleted = decide(
+        change(TRIPLETEX, PROJECT, ChangeKind.DELETED, None, "tx-9"),
+        NO_LINKS.remember(
+            decide(change(TRIPLETEX, PROJECT, ChangeKind.CREATED, project(), "tx-9"), NO_LINKS).commands
+        ),
+    ).deleted
+    assert deleted is not None
+    links = linked(PROJECT, SVENN, "sv-9", "tx-9") if linked_to_it else NO_LINKS
+    links = links.remember(deleted=deleted)
+    completed = project(status=ProjectStatus.COMPLETED)
+    ruling = decide(change(SVENN, PROJECT, ChangeKind.STATUS_CHANGED, completed, "sv-9"), links)
+    assert (ruling.rule_id, ruling.verdict, ruling.commands) == ("S-P7", Verdict.SKIP, ())
+    assert "tx-9 was deleted" in ruling.reason
+    # Another Svenn project linked to a live Tripletex project with the same number still syncs.
+    other = linked(PROJECT, SVENN, "sv-10", "tx-10").remember(deleted=deleted)
+    ruling = decide(change(SVENN, PROJECT, ChangeKind.UPDATED, project(), "sv-10"), other)
+    assert ruling.verdict is Verdict.COMMAND
+
+
 def test_S_P8_tripletex_participants_become_svenn_members_through_employee_links() -> None:
     links = Links(
         {
@@ -143,3 +184,21 @@ def test_S_P8_tripletex_participants_become_svenn_members_through_employee_links
     assert (ruling.rule_id, command.target, command.operation) == ("S-P8", SVENN, Operation.CREATE)
     assert isinstance(command.payload, ProjectSnapshot)
     assert command.payload.member_ids == ("sv-emp-1", "sv-emp-2")
+
+
+def test_S_P8_svenn_members_become_tripletex_participants_and_removed_ones_are_named() -> None:
+    employees = {
+        (TENANT, EntityType.EMPLOYEE, SVENN, f"sv-emp-{n}"): Link(LinkState.LINKED, f"tx-emp-{n}")
+        for n in (1, 2)
+    }
+    synced = project(member_ids=("sv-emp-1", "sv-emp-2"))
+    own = {(TENANT, PROJECT, SVENN, "rec-1"): Link(LinkState.LINKED, "tx-p", synced)}
+    links = Links({**employees, **own})
+    event = change(SVENN, PROJECT, ChangeKind.UPDATED, project(member_ids=("sv-emp-1", "sv-unlinked")))
+    (command,) = decide(event, links).commands
+    assert command.changed_fields == ("member_ids",)
+    assert (command.participants, command.former_participants) == (("tx-emp-1",), ("tx-emp-2",))
+    # A change that leaves the members alone leaves the participants alone.
+    renamed = change(SVENN, PROJECT, ChangeKind.UPDATED, synced.model_copy(update={"name": "Nytt navn"}))
+    (command,) = decide(renamed, links).commands
+    assert command.participants is None

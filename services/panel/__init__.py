@@ -1,0 +1,1 @@
+"""The integration panel: a server-rendered page per tenant over the projections' read models."""

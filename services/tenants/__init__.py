@@ -1,0 +1,1 @@
+"""The tenant registry: tenants' connections in PostgreSQL, credentials encrypted at rest, pausing."""
