@@ -175,6 +175,9 @@ class Command(_Envelope):
     # once a write in flight lands). A field the target has changed since is a concurrent edit
     # of the same field; the conflict policy decides it (README: Tripletex wins).
     base: EntitySnapshot | None = None
+    # ... and the target record's newest version the decision had seen: a target now at a newer
+    # version was changed meanwhile, and only then can a field be a concurrent edit.
+    base_version: int | None = None
     expected_link: ExpectedLink
     rule_id: str
     issued_at: AwareDatetime = Field(default_factory=utc_now)

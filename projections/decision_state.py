@@ -57,8 +57,19 @@ async def load(pool: Pool, events: Sequence[ChangeEvent], keys: Sequence[LinkKey
         pending,
         creates_from=creates_from,
         deleted=deleted,
-        seen_versions=await load_seen_versions(pool, own),
+        seen_versions=await load_seen_versions(pool, own + _linked_records(events, known)),
     )
+
+
+def _linked_records(events: Iterable[ChangeEvent], known: Links) -> list[LinkKey]:
+    """The records on the other side that the batch's records are linked to (``Command.base_version``)."""
+    found: list[LinkKey] = []
+    for e in events:
+        target = known.of(e.tenant_id, e.entity_type, e.source, e.entity_id).target_entity_id
+        if target is not None:
+            other = SourceSystem.TRIPLETEX if e.source is SourceSystem.SVENN else SourceSystem.SVENN
+            found.append((e.tenant_id, e.entity_type, other, target))
+    return found
 
 
 def _deletion_probes(events: Iterable[ChangeEvent], known: Links) -> list[LinkKey]:

@@ -23,6 +23,7 @@ from contracts.topics import DECISION_CONSUMER, TRIPLETEX_CHANGES, dead_letter_t
 from services.core.logs import configure_logging
 from services.core.settings import Settings
 from services.core.tracing import configure_tracing
+from services.demo_drifti import drifti_month
 from services.sandbox import Sandbox, SandboxTenant
 
 STEP_TIMEOUT = 20.0
@@ -78,10 +79,11 @@ async def run_demo(settings: Settings) -> int:
         await _rename_in_tripletex(sandbox, t, say)
         await _dead_letter(settings, t, say)
         await _tables(sandbox, say)
+        await drifti_month(sandbox, say.step)
         print(f"\ndone in {time.monotonic() - started:.1f}s")
         print(
-            "Not shown here: real Svenn/Tripletex accounts (these are simulators), Drifti (D-* rules not "
-            "built yet), polling/reconciliation after an outage, replays, and more than one process."
+            "Not shown here: real Svenn/Tripletex/Drifti accounts (these are simulators), "
+            "reconciliation after an outage, replays, and more than one process."
         )
     return 0
 

@@ -8,7 +8,9 @@ on the current event loop and on free 127.0.0.1 ports (real HTTP, nothing mocked
 * the engine, ``Runtime(settings, ALL_ROLES)``, with its ``http_app()`` behind uvicorn, against
   the Kafka and PostgreSQL that ``settings`` name (real ones: the sandbox fakes nothing);
 * per tenant: a Tripletex company and a Svenn tenant, registered in a ``StaticTenantDirectory``
-  with webhook secrets, and the webhooks of both sides pointed at the engine's receivers.
+  with webhook secrets, and the webhooks of both sides pointed at the engine's receivers;
+* the Drifti simulator too: ``add_drifti(tenant, demo=...)`` gives a tenant a Drifti account
+  (optionally a demo month) whose webhooks reach the engine (Drifti → Tripletex, Part 2).
 
     async with Sandbox(Settings()) as sandbox:
         t = sandbox.tenant                      # one tenant is made up front; add_tenant() adds more

@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the engine's loggers.")
     log_format: Literal["json", "text"] = Field("json", description="json (structured) or text logs.")
     service_name: str = Field("tripletex-sync", description="OpenTelemetry service.name.")
-    catch_up: bool = Field(True, description="Run Svenn polling and the Tripletex full pass with the ingest.")
+    catch_up: bool = Field(
+        True, description="Run Svenn and Drifti polling and the Tripletex full pass with the ingest."
+    )
     svenn_poll_interval_s: float = Field(
         300, description="Seconds between catch-up polls of Svenn per tenant."
     )

@@ -112,7 +112,9 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
         await self.publish(SYNC_DECISIONS, key, decision_record(event, ruling))
         for command in ruling.commands:
             await self.publish(COMMAND_TOPICS[command.target], key, command)
-        self._issued.extend(ruling.commands)
+        # Write intents recognise a two-way echo; Drifti's one-way creates have none, and an
+        # intent under a customer's number would hide that customer's own Tripletex change.
+        self._issued.extend(c for c in ruling.commands if c.source is not SourceSystem.DRIFTI)
         # The next change of this batch (a create and its delete delivered together) sees it.
         self.links = self.links.remember(ruling.commands, ruling.deleted, decision_state.seen_key(event))
         self._decided.append((event, ruling))

@@ -50,12 +50,12 @@ def changed_fields(
         before = None
     changed = []
     for name in compared:
-        if _differs(payload, synced, name) and (before is None or _differs(payload, before, name)):
+        if field_differs(payload, synced, name) and (before is None or field_differs(payload, before, name)):
             changed.append(name)
     return tuple(changed)
 
 
-def _differs(one: EntitySnapshot, other: EntitySnapshot, name: str) -> bool:
+def field_differs(one: EntitySnapshot, other: EntitySnapshot, name: str) -> bool:
     mine, theirs = getattr(one, name), getattr(other, name)
     if name in _UNORDERED:
         mine, theirs = set(mine), set(theirs)

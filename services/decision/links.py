@@ -30,8 +30,9 @@ class Link:
     # at the last projected write (a change older than that write still shows these values).
     projected: EntitySnapshot | None = None
     # What the linked record on the other side holds after the engine's last write to it, or
-    # will hold once its write in flight lands (``Command.base``).
+    # will hold once its write in flight lands (``Command.base``), and its newest version seen.
     other_synced: EntitySnapshot | None = None
+    other_seen_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,13 @@ class Links:
         key = (tenant_id, entity_type, side, entity_id)
         link = self.known.get(key, Link(LinkState.ABSENT, None))
         seen = self.seen_versions.get(key)
-        return replace(link, seen_version=seen) if seen is not None else link
+        other_seen = None
+        if link.target_entity_id is not None:
+            other = SourceSystem.TRIPLETEX if side is SourceSystem.SVENN else SourceSystem.SVENN
+            other_seen = self.seen_versions.get((tenant_id, entity_type, other, link.target_entity_id))
+        if seen is None and other_seen is None:
+            return link
+        return replace(link, seen_version=seen, other_seen_version=other_seen)
 
     def pending_create(
         self, tenant_id: str, entity_type: EntityType, side: SourceSystem, keys: list[str]

@@ -19,7 +19,7 @@ from contracts.envelope import (
     Verdict,
 )
 from contracts.ids import command_id
-from services.decision.echo import changed_fields
+from services.decision.echo import changed_fields, field_differs
 from services.decision.links import Deleted, Link, source_version_number
 
 
@@ -63,6 +63,13 @@ def command(
             return skip(
                 rule_id, "nothing changed since the last sync: the engine's own write came back (echo)"
             )
+        changed = _tripletex_wins(event, link, changed)
+        if changed == ():
+            return skip(
+                rule_id,
+                "the same fields were changed in Tripletex at the same time and are being written "
+                "here: Tripletex wins (README, conflict policy)",
+            )
     issued = Command(
         tenant_id=event.tenant_id,
         correlation_id=event.correlation_id,
@@ -78,6 +85,7 @@ def command(
         payload=payload,
         changed_fields=changed,
         base=link.other_synced if operation is Operation.UPDATE else None,
+        base_version=link.other_seen_version if operation is Operation.UPDATE else None,
         expected_link=ExpectedLink(state=link.state, target_entity_id=link.target_entity_id),
         rule_id=rule_id,
     )
@@ -109,3 +117,19 @@ def _overtaken(event: ChangeEvent, operation: Operation, link: Link) -> str | No
             f"version {seen} is older than version {link.seen_version} already synced: an overtaken delivery"
         )
     return None
+
+
+def _tripletex_wins(
+    event: ChangeEvent, link: Link, changed: tuple[str, ...] | None
+) -> tuple[str, ...] | None:
+    """A Svenn change minus the fields a Tripletex change is being written into right now.
+
+    ``link.synced`` is then the engine's write in flight to this Svenn record and
+    ``link.projected`` what it held before: a field that write changes, which the user changed
+    too (to yet another value), is a concurrent edit of the same field, and Tripletex wins.
+    """
+    if changed is None or event.source is not SourceSystem.SVENN:
+        return changed
+    if link.synced is None or link.projected is None:
+        return changed
+    return tuple(f for f in changed if not field_differs(link.synced, link.projected, f))

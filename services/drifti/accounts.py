@@ -27,10 +27,14 @@ class UnknownTripletexAccount(ValueError):
 async def match_accounts(
     pool: asyncpg.Pool, tenant_id: str, reader: DriftiReader, tx: TripletexClient
 ) -> dict[str, str]:
-    """Map Drifti accounts to the Tripletex accounts with the same number; returns what matched."""
+    """Map Drifti accounts to the Tripletex accounts with the same number; returns the new mappings.
+
+    Accounts already mapped (automatically or by an operator) are left as they are.
+    """
     drifti = {a.number for a in await reader.client.ledger_accounts.list_all()}
     tripletex = {str(a.number) async for a in tx.ledger.iterate_accounts() if a.number is not None}
-    matched = {number: number for number in sorted(drifti & tripletex)}
+    known = await drifti_accounts.load(pool, [tenant_id])
+    matched = {n: n for n in sorted(drifti & tripletex) if (tenant_id, n) not in known}
     if matched:
         await drifti_accounts.put(pool, tenant_id, matched, "auto")
     return matched
@@ -51,6 +55,19 @@ async def map_account(
     if tx is not None and int(tripletex_account) not in await tx.ledger.accounts([int(tripletex_account)]):
         raise UnknownTripletexAccount(f"Tripletex has no account {tripletex_account}")
     await drifti_accounts.put(pool, tenant_id, {drifti_account: tripletex_account}, "operator")
+    return await republish_waiting(
+        pool, publisher, tenant_id, reader, f"map:{drifti_account}={tripletex_account}"
+    )
+
+
+async def republish_waiting(
+    pool: asyncpg.Pool, publisher: Publisher, tenant_id: str, reader: DriftiReader, cause: str
+) -> int:
+    """Publish again the change of every invoice the error log holds open for an unmapped account.
+
+    Read from Drifti as it is now, under a new event id derived from ``cause`` (deterministic:
+    the same cause publishes the same events, which downstream recognises as repeats).
+    """
     waiting = await pool.fetch(
         "SELECT entity_id FROM error_log WHERE tenant_id = $1 AND system = 'drifti' "
         "AND entity_type = 'invoice' AND error_code = $2 AND resolved_at IS NULL ORDER BY first_seen",
@@ -63,7 +80,6 @@ async def map_account(
             invoice = await reader.client.invoices.get(row["entity_id"])
         except DriftiNotFoundError:
             continue
-        suffix = f"+map:{drifti_account}={tripletex_account}"
-        events.append(await event_of(reader, tenant_id, invoice, version_suffix=suffix))
+        events.append(await event_of(reader, tenant_id, invoice, version_suffix=f"+{cause}"))
     await publish_events(publisher, events)
     return len(events)

@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.core.tenants import TenantConfig, TenantDirectory
-from services.drifti.ingest import DriftiReaders, poll_drifti_changes
+from services.drifti.catch_up import drifti_catch_up_loop
+from services.drifti.ingest import DriftiReaders
 from services.svenn.client import SvennClient
 from services.svenn.ingest import poll_svenn_changes
 from services.tripletex.ingest import ClientFactory, reconcile_tripletex
@@ -84,14 +85,8 @@ class CatchUp:
 
     async def _poll_drifti(self, tenant: TenantConfig) -> None:
         assert self.drifti is not None
-        watermark = datetime.now(UTC) - timedelta(seconds=self.settings.drifti_poll_lookback_s)
-        while True:
-            await asyncio.sleep(self.settings.drifti_poll_interval_s)
-            try:
-                reader = await self.drifti(tenant.tenant_id)
-                watermark = await poll_drifti_changes(reader, tenant.tenant_id, watermark, self.publisher)
-            except Exception as exc:  # the next poll catches up from the same watermark
-                log.warning("Drifti poll failed", extra={"tenant_id": tenant.tenant_id, "error": repr(exc)})
+        tripletex = self.tripletex if tenant.tripletex is not None else None
+        await drifti_catch_up_loop(self.settings, tenant.tenant_id, self.drifti, tripletex, self.publisher)
 
     async def _reconcile_tripletex(self, tenant: TenantConfig) -> None:
         while True:

@@ -67,6 +67,7 @@ from services.tripletex.client import (
     Updated,
 )
 from services.tripletex.client.models import Address, Customer, Employee, Project
+from services.tripletex.client.natural_keys import Ensured
 from services.tripletex.mapping import (
     MappingError,
     apply_body,
@@ -226,11 +227,16 @@ async def _create_project(
             WRITE_REJECTED,
             "the project has no number to match on; creating it without one could duplicate it on a retry",
         )
-    _refuse_ambiguous(command, "project", f"number {number!r}", await _projects_numbered(tx, number))
-    manager_id, _ = await target.api_user()
-    customer_id = await _tripletex_customer_of(command, target, payload)
-    body = project_create_body(payload, project_manager_id=manager_id, customer_id=customer_id)
-    ensured = await tx.projects.ensure(Project.model_validate(body))
+    numbered = await _projects_numbered(tx, number)
+    _refuse_ambiguous(command, "project", f"number {number!r}", {f"Tripletex {p.id}" for p in numbered})
+    customer_id: int | None = None
+    if numbered:  # the one match: linked below, as ensure() would have found it
+        ensured = Ensured(numbered[0], created=False)
+    else:
+        manager_id, _ = await target.api_user()
+        customer_id = await _tripletex_customer_of(command, target, payload)
+        body = project_create_body(payload, project_manager_id=manager_id, customer_id=customer_id)
+        ensured = await tx.projects.ensure(Project.model_validate(body))
     project = ensured.record
     project_id = _id(project.id)
     if ensured.created:
@@ -424,14 +430,16 @@ def _refuse_ambiguous(command: Command, what: str, key: str, found: set[str]) ->
         )
 
 
-async def _projects_numbered(tx: TripletexClient, number: str) -> set[str]:
+async def _projects_numbered(tx: TripletexClient, number: str) -> list[Project]:
     """Every Tripletex project with exactly this number, closed ones too (as ``by_number``)."""
-    found: set[str] = set()
+    found: dict[int, Project] = {}
     for params in ({}, {"isClosed": True}):
-        async for p in tx.projects.iterate(fields="id,number", page_size=100, number=number, **params):
+        async for p in tx.projects.iterate(
+            fields="id,version,number,isInternal,isClosed", page_size=100, number=number, **params
+        ):
             if p.number == number and p.id is not None:
-                found.add(f"Tripletex {p.id}")
-    return found
+                found[p.id] = p
+    return list(found.values())
 
 
 async def _refuse_ambiguous_customer(command: Command, target: TenantTarget, number: str) -> None:
@@ -452,7 +460,10 @@ async def _refuse_ambiguous_customer(command: Command, target: TenantTarget, num
         return
     # Svenn keeps leading zeros: another live Svenn customer written the other way is the same one.
     twins: set[str] = set()
-    for variant in dict.fromkeys((number, str(int(number)))):
+    canonical = str(int(number))
+    if canonical == number:
+        return  # no leading zeros: Svenn's own uniqueness leaves no twin to find by this number
+    for variant in (number, canonical):
         for customer in await target.svenn.customers.list_all(customer_number=variant):
             if customer.id != command.source_entity_id:
                 twins.add(f"Svenn {customer.id} ({customer.customer_number})")
@@ -551,12 +562,16 @@ def _tripletex_wins(
 
     A field the other side changed, which Tripletex changed too since the engine's last write
     (``Command.base``) to another value, is a concurrent edit of the same field: Tripletex, the
-    accounting system, keeps its value (its own change event carries it to Svenn).
+    accounting system, keeps its value (its own change event carries it to Svenn). Only a
+    record whose version moved past the newest one the decision had seen can hold such an edit;
+    otherwise what differs from ``base`` is Tripletex's own value kept at link time, not news.
     """
     changed = _changed_fields(command)
     base = command.base
     if changed is None or base is None or type(base) is not type(payload):
         return changed, set()
+    if command.base_version is None or current.version is None or current.version <= command.base_version:
+        return changed, set()  # Tripletex has not changed since the decision looked: no conflict
     try:
         now = snapshot_of(command.entity_type, as_json(current))
     except (MappingError, ValueError):

@@ -8,6 +8,7 @@ the catch-up poll reads the back-dated month, webhooks carry what happens live a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import Counter
@@ -22,11 +23,14 @@ import pytest
 from contracts.error_codes import DRIFTI_ACCOUNT_UNMAPPED
 from projections import drifti_accounts
 from services.core.settings import Settings
-from services.drifti.accounts import map_account, match_accounts
+from services.core.tenants import StaticTenantDirectory
+from services.drifti.accounts import map_account
+from services.drifti.catch_up import drifti_catch_up_pass
 from services.drifti.client import DriftiClient
 from services.drifti.client.models import Invoice
 from services.drifti.client.webhooks import compute_signature
-from services.drifti.ingest import event_of, poll_drifti_changes
+from services.drifti.ingest import DriftiReaders, event_of, poll_drifti_changes
+from services.ingest.catch_up import CatchUp
 from services.sandbox import Sandbox, SandboxTenant
 
 pytestmark = pytest.mark.integration
@@ -67,7 +71,7 @@ class Books:
         return {n: Decimal(v).quantize(Decimal("0.01")) for n, v in sums.items()}
 
 
-async def _uses(invoice: Invoice, account: str) -> bool:
+def _uses(invoice: Invoice, account: str) -> bool:
     return any(line.ledger_account == account for line in invoice.lines)
 
 
@@ -87,6 +91,9 @@ async def test_D_rules_a_month_of_a_small_firm_transfers_balanced_with_pdfs_and_
     payments = await drifti.payments.list_all()
     enabled_at = (await drifti.me()).integration_enabled_at
     assert enabled_at is not None and len(invoices) >= 25 and len(payments) >= 10
+    # The month has what D-P1 covers: KID and manual payments, partial and full, and open invoices.
+    assert {p.method for p in payments} == {"kid", "manual"}
+    assert {"paid", "partially_paid", "unpaid"} <= {i.status for i in invoices}
 
     # Already in Tripletex before the integration: a customer and a job's project (D-C1, D-J2).
     reused_customer = customers[invoices[0].customer_id].customer_number
@@ -96,13 +103,20 @@ async def test_D_rules_a_month_of_a_small_firm_transfers_balanced_with_pdfs_and_
     )
     await t.new_tripletex_project(reused_job, "Prosjekt fra før")
 
-    # D-L1: equal numbers match automatically; an operator maps two more; 3600 stays unmapped.
-    assert await match_accounts(pool, t.tenant_id, reader, engine_tx) == {"3000": "3000", "3100": "3100"}
-    await drifti_accounts.put(pool, t.tenant_id, {"3005": "3000", "3015": "3000", "3025": "3000"}, "operator")
-    waiting = [i for i in invoices if await _uses(i, "3600")]
-    assert waiting, "the demo month should use account 3600 somewhere"
+    # D-L1: an operator maps two accounts up front; 3025 and 3600 are in no chart yet.
+    await drifti_accounts.put(pool, t.tenant_id, {"3005": "3000", "3015": "3000"}, "operator")
+    waiting = {i.id: i for i in invoices if _uses(i, "3600") or _uses(i, "3025")}
+    assert any(_uses(i, "3600") for i in waiting.values())
+    assert any(_uses(i, "3025") for i in waiting.values())
 
-    await poll_drifti_changes(reader, t.tenant_id, THE_BEGINNING, sandbox.runtime.publisher)
+    # The catch-up pass matches equal numbers (3000, 3100) and reads the month.
+    await drifti_catch_up_pass(pool, reader, engine_tx, t.tenant_id, THE_BEGINNING, sandbox.runtime.publisher)
+    assert await drifti_accounts.load(pool, [t.tenant_id]) == {
+        (t.tenant_id, "3000"): "3000",
+        (t.tenant_id, "3100"): "3100",
+        (t.tenant_id, "3005"): "3000",
+        (t.tenant_id, "3015"): "3000",
+    }
 
     expected_now = len(invoices) - len(waiting) + len(payments)
     await sandbox.wait_until(lambda: len(books.vouchers()) >= expected_now, timeout=WAIT)
@@ -114,13 +128,25 @@ async def test_D_rules_a_month_of_a_small_firm_transfers_balanced_with_pdfs_and_
     errors = await sandbox.wait_until(
         lambda: _when(unmapped_errors(), lambda rows: len(rows) == len(waiting)), timeout=WAIT
     )
-    assert {r["entity_id"] for r in errors} == {i.id for i in waiting}
-    assert all("3600" in r["detail"] for r in errors)
-    assert not any(f"drifti-faktura-{i.invoice_number}" in books.vouchers() for i in waiting)
+    for row in errors:  # the error names the account(s) the invoice needs
+        needs = sorted({line.ledger_account for line in waiting[row["entity_id"]].lines} & {"3025", "3600"})
+        assert f"account {', '.join(needs)} is not mapped" in row["detail"], row["detail"]
+    assert not any(f"drifti-faktura-{i.invoice_number}" in books.vouchers() for i in waiting.values())
 
-    # The operator maps 3600: the waiting invoices are decided again and transfer.
+    # An operator maps 3600: the invoices waiting only for it are decided again and transfer.
     sent = await map_account(pool, sandbox.runtime.publisher, t.tenant_id, reader, "3600", "3000", engine_tx)
     assert sent == len(waiting)
+    only_3600 = [i for i in waiting.values() if not _uses(i, "3025")]
+    await sandbox.wait_until(
+        lambda: all(f"drifti-faktura-{i.invoice_number}" in books.vouchers() for i in only_3600), timeout=WAIT
+    )
+    # 3025 appears in the Tripletex chart: the next catch-up pass maps it and the rest transfer.
+    await t.tripletex_api(
+        "POST", "/ledger/account", {"number": 3025, "name": "Salgsinntekt, persontransport"}
+    )
+    await drifti_catch_up_pass(
+        pool, reader, engine_tx, t.tenant_id, datetime.now(UTC), sandbox.runtime.publisher
+    )
     await sandbox.wait_until(lambda: len(books.vouchers()) >= len(invoices) + len(payments), timeout=WAIT)
     await sandbox.wait_until(lambda: _when(unmapped_errors(), lambda rows: not rows), timeout=WAIT)
 
@@ -158,8 +184,13 @@ async def test_D_rules_a_month_of_a_small_firm_transfers_balanced_with_pdfs_and_
         voucher = vouchers[f"drifti-faktura-{invoice.invoice_number}"]
         pdf = books.company.files[voucher["attachment"]["id"]]
         assert pdf == await drifti.invoices.pdf(invoice.id)
-        project_ids = {p["project"]["id"] for p in books.postings_of(voucher) if not p["systemGenerated"]}
+        rows = books.postings_of(voucher)
+        project_ids = {p["project"]["id"] for p in rows if not p["systemGenerated"]}
         assert len(project_ids) == 1
+        # VAT as on the invoice, to the øre (the VAT rows Tripletex derives from the postings).
+        assert (
+            -sum(Decimal(str(p["amountGross"])) for p in rows if p["systemGenerated"]) == invoice.vat_amount
+        )
     credit = next(i for i in invoices if i.kind == "credit_note")
     credit_rows = books.postings_of(vouchers[f"drifti-faktura-{credit.invoice_number}"])
     assert (
@@ -244,3 +275,41 @@ async def test_D_ingest_signed_webhook_and_poll_give_one_event_and_bad_signature
     # D-C1 through the webhook: the customer is in Tripletex once.
     found = await sandbox.wait_until(lambda: t.tripletex_customer(customer.customer_number), timeout=WAIT)
     assert found["name"] == "Signert AS"
+
+
+async def test_D_catch_up_loop_maps_the_chart_and_transfers_what_no_webhook_announced(
+    sandbox: Sandbox, settings: Settings
+) -> None:
+    t = await sandbox.add_tenant(webhooks=False)
+    drifti = await sandbox.add_drifti(t, webhooks=False)  # nothing announced: only the poll sees it
+    customer = await drifti.customers.create({"name": "Uten webhook AS"})
+    job = await drifti.jobs.create({"title": "Stille jobb", "customer_id": customer.id})
+    invoice = await drifti.invoices.create(
+        {
+            "job_id": job.id,
+            "lines": [
+                {"description": "Arbeid", "quantity": "2", "unit_price": "895.00", "ledger_account": "3000"}
+            ],
+        }
+    )
+    only_this = StaticTenantDirectory([await sandbox.tenants.get(t.tenant_id)])
+    fast = settings.model_copy(update={"drifti_poll_interval_s": 0.05})
+    readers = DriftiReaders(only_this)
+    catch_up = CatchUp(fast, only_this, sandbox.runtime.publisher, sandbox.runtime.tripletex_clients, readers)
+    books = Books(sandbox, t)
+    await catch_up.start()
+    try:
+
+        def booked_with_pdf() -> dict[str, Any] | None:
+            found = books.vouchers().get(f"drifti-faktura-{invoice.invoice_number}")
+            return found if found and found.get("attachment") else None
+
+        voucher = await sandbox.wait_until(booked_with_pdf, timeout=WAIT)
+        await asyncio.sleep(0.5)  # ten more passes publish the same versions again
+    finally:
+        await catch_up.stop()
+        await readers.aclose()
+    await sandbox.settle(t.tenant_id, quiet=1.0)
+    assert len(books.rows("Voucher")) == 1 and len(books.rows("Project")) == 1  # repeats wrote nothing
+    assert books.company.files[voucher["attachment"]["id"]] == await drifti.invoices.pdf(invoice.id)
+    assert (await t.tripletex_project(job.job_number) or {})["name"] == "Stille jobb"  # D-J2 on job.created

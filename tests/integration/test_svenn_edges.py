@@ -320,6 +320,24 @@ async def test_create_links_to_the_record_with_that_number_S_C1(
     )
 
 
+async def test_two_svenn_records_with_the_number_are_ambiguous_and_nothing_is_linked(
+    edges: Edges, svenn: SvennClient, db: asyncpg.Connection, tenant_id: str
+) -> None:
+    # Svenn refuses a second live customer with a number; data older than that check has them.
+    first = await svenn.customers.create({"customer_number": "0077", "name": "Første"})
+    second = await svenn.customers.create({"customer_number": "0078", "name": "Andre"})
+    customers = edges.sim.tenants[tenant_id].customers
+    customers[second.id] = customers[second.id].model_copy(update={"customer_number": "0077"})
+    await send(
+        edges, command(tenant_id, Operation.CREATE, CustomerSnapshot(customer_number="0077", name="Ny"))
+    )
+    (row,) = await poll_rows(db, tenant_id, lambda r: len(r) == 1)
+    assert (row["status"], row["error_code"], row["target_entity_id"]) == ("failed", "MATCH_AMBIGUOUS", None)
+    assert first.id in row["error_message"] and second.id in row["error_message"]
+    names = sorted(c["name"] for c in (await dump(edges, tenant_id))["customers"])
+    assert names == ["Andre", "Første"]  # neither overwritten, nothing created
+
+
 async def test_update_that_changes_nothing_writes_nothing(
     edges: Edges, svenn: SvennClient, db: asyncpg.Connection, tenant_id: str
 ) -> None:

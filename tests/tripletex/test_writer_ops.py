@@ -553,6 +553,28 @@ async def test_an_update_writes_only_the_fields_that_changed_since_the_last_sync
     assert row["name"] == "Kunde Nytt Navn AS" and row["phoneNumber"] == "22 00 00 00"
 
 
+async def test_the_same_field_changed_in_tripletex_meanwhile_is_kept_tripletex_wins(
+    writer_setup: Setup,
+) -> None:
+    base = project("2024.70", name="Base")
+    await apply(writer_setup, command(Operation.CREATE, base))
+    (row,) = [p for p in writer_setup.rows("Project") if p["number"] == "2024.70"]
+    seen = row["version"]
+    writer_setup.state.touch(writer_setup.company, row)  # a Tripletex user renamed it since
+    row["name"] = "Tripletex' navn"
+    renamed = project("2024.70", name="Svenns navn", end_date=date(2026, 6, 30))
+    cmd = command(Operation.UPDATE, renamed, linked_to=str(row["id"])).model_copy(
+        update={"changed_fields": ("name", "end_date"), "base": base, "base_version": seen}
+    )
+    outcome = await apply(writer_setup, cmd)
+    assert (row["name"], row["endDate"]) == ("Tripletex' navn", "2026-06-30")
+    assert "kept Tripletex's name" in (outcome.reason or "")
+    # Not changed in Tripletex since the decision looked: what differs from the base is written.
+    again = cmd.model_copy(update={"base_version": row["version"], "command_id": uuid.uuid4()})
+    await apply(writer_setup, again)
+    assert row["name"] == "Svenns navn"
+
+
 async def test_S_P4_a_new_project_gets_its_tripletex_customer_through_the_customer_number(
     writer_setup: Setup,
 ) -> None:

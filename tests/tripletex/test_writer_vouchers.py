@@ -220,3 +220,31 @@ async def test_D_I1_credit_note_reverses_and_D_P1_payments_leave_drifti_open_bal
         outcome = await apply_command(await setup.command(payment), setup.target)
         assert "never twice" in (outcome.reason or "")
     assert len(setup.rows("Voucher")) == len(invoices) + len(payments)
+
+
+async def test_D_I1_a_voucher_booked_before_a_crash_gets_its_pdf_on_the_redelivery(setup: Setup) -> None:
+    invoice = (await _invoices(setup))[0]
+    cmd = await setup.command(invoice)
+    await apply_command(cmd, setup.target)
+    (voucher,) = setup.rows("Voucher")
+    # As if the writer stopped between booking the voucher and uploading the PDF.
+    await setup.target.tripletex.transport.request("DELETE", f"/ledger/voucher/{voucher['id']}/attachment")
+    assert setup.rows("Voucher")[0].get("attachment") is None
+    outcome = await apply_command(cmd, setup.target)
+    assert outcome.status is OutcomeStatus.APPLIED and "PDF attached" in (outcome.reason or "")
+    (voucher,) = setup.rows("Voucher")
+    assert setup.company.files[voucher["attachment"]["id"]] == await setup.reader.client.invoices.pdf(
+        invoice.id
+    )
+
+
+async def test_D_L1_mapping_to_an_account_tripletex_lacks_fails_the_write_naming_it(setup: Setup) -> None:
+    invoice = (await _invoices(setup))[0]
+    cmd = await setup.command(invoice)
+    assert isinstance(cmd.payload, InvoiceSnapshot)
+    lines = tuple(line.model_copy(update={"tripletex_account": "3999"}) for line in cmd.payload.lines)
+    wrong = cmd.model_copy(update={"payload": cmd.payload.model_copy(update={"lines": lines})})
+    outcome = await apply_command(wrong, setup.target)
+    assert outcome.status is OutcomeStatus.FAILED and outcome.error_code == "WRITE_REJECTED"
+    assert "no account 3999" in (outcome.error_message or "")
+    assert setup.rows("Voucher") == []

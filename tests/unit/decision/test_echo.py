@@ -146,3 +146,32 @@ def test_a_redelivered_change_gives_the_same_create_even_with_its_create_pending
     pending = {(TENANT, EntityType.PROJECT, TRIPLETEX, "number:2024.17"): SYNCED}
     again = decide(event, Links({}, pending))
     assert [c.command_id for c in again.commands] == [c.command_id for c in first.commands]
+
+
+def _in_flight(side: SourceSystem, writing: ProjectSnapshot) -> Links:
+    """The engine's write of ``writing`` to this record is in flight; SYNCED is what it held."""
+    link = Link(LinkState.LINKED, "other-1", writing, projected=SYNCED)
+    return Links({(TENANT, EntityType.PROJECT, side, "rec-1"): link})
+
+
+def test_a_change_made_before_the_engines_write_landed_does_not_echo_the_old_value_back() -> None:
+    # Svenn's new name is being written to Tripletex; a Tripletex user changed the end date just
+    # before it landed. Tripletex's change still shows the old name: only the end date is news.
+    writing = SYNCED.model_copy(update={"name": "Svenn's name"})
+    ended = SYNCED.model_copy(update={"end_date": date(2026, 12, 31), "member_ids": ()})
+    links = _in_flight(TRIPLETEX, writing.model_copy(update={"member_ids": ()}))
+    (command,) = decide(change(TRIPLETEX, EntityType.PROJECT, ChangeKind.UPDATED, ended), links).commands
+    assert command.changed_fields == ("end_date",)
+
+
+def test_the_same_field_changed_on_both_sides_at_once_tripletex_wins() -> None:
+    # Tripletex's name is being written to Svenn while a Svenn user renamed the project too.
+    links = _in_flight(SVENN, SYNCED.model_copy(update={"name": "Tripletex' name"}))
+    renamed = SYNCED.model_copy(update={"name": "Svenn's name"})
+    ruling = decide(change(SVENN, EntityType.PROJECT, ChangeKind.UPDATED, renamed), links)
+    assert (ruling.verdict, ruling.commands) == (Verdict.SKIP, ())
+    assert "Tripletex wins" in ruling.reason
+    # Another field changed in Svenn alongside still goes.
+    both = renamed.model_copy(update={"end_date": date(2026, 6, 30)})
+    (command,) = decide(change(SVENN, EntityType.PROJECT, ChangeKind.UPDATED, both), links).commands
+    assert command.changed_fields == ("end_date",)
