@@ -16,7 +16,7 @@ from services.core.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-def test_demo_runs_a_live_two_way_sync(settings: Settings) -> None:
+def test_demo_runs_a_live_two_way_sync_and_a_drifti_month(settings: Settings) -> None:
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
@@ -26,7 +26,7 @@ def test_demo_runs_a_live_two_way_sync(settings: Settings) -> None:
     }
     tsync = Path(sys.executable).with_name("tsync")
     result = subprocess.run(
-        [str(tsync), "demo"], env=env, capture_output=True, text=True, timeout=90, check=False
+        [str(tsync), "demo"], env=env, capture_output=True, text=True, timeout=180, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
@@ -52,4 +52,16 @@ def test_demo_runs_a_live_two_way_sync(settings: Settings) -> None:
     assert re.search(r"project +svenn prj_\w+ +<-> tripletex \d+ +linked", out), out
     assert re.search(r"customer +svenn cus_\w+ +<-> tripletex \d+ +linked", out), out
     assert re.search(r"PROJECT_MISSING_START_DATE +svenn project prj_\w+ +x1 +resolved", out), out
+    # (f) a Drifti month: unmapped accounts wait in the error log, then everything transfers balanced
+    # with its PDF (D-L1, D-I1, D-P1); hours go once (D-H1, D-E1), a second export writes nothing
+    assert "error log: DRIFTI_ACCOUNT_UNMAPPED drifti invoice inv_" in out
+    vouchers, balanced, pdfs = map(
+        int, re.findall(r"(\d+) vouchers, (\d+) balanced, (\d+) with the invoice", out)[0]
+    )
+    invoices, payments = map(int, re.findall(r"(\d+) invoices \(1 credit note\), (\d+) payments", out)[0])
+    assert vouchers == balanced == invoices + payments and pdfs == invoices, out
+    assert "open errors for accounts: 0" in out
+    assert re.search(r"tripletex: [1-9]\d* timesheet entries created", out), out
+    assert "error log: Drifti user Ahmed Rahimi is not linked to a Tripletex employee" in out
+    assert "export again: 0 writes" in out
     assert "Not shown here:" in out
