@@ -107,8 +107,7 @@ async def _hours(sandbox: Sandbox, t: SandboxTenant, pool: Any) -> None:
     tenant = await sandbox.tenants.get(t.tenant_id)
     start, end = date(2026, 10, 1), date(2026, 10, 31)
     store = PostgresLinkStore(pool)
-    first = await run_export(tenant, start, end, store=store, publisher=sandbox.runtime.publisher)
-    export = first.export
+    export = (await run_export(tenant, start, end, store=store, publisher=sandbox.runtime.publisher)).export
     written = export.written
     print(
         f"   tripletex: {written.created} timesheet entries created, {written.updated} updated,"
