@@ -117,8 +117,8 @@ async def _hours(sandbox: Sandbox, t: SandboxTenant, pool: Any) -> None:
     for (reason, _who), (count, hours) in export.reported().items():
         entries, total = reported.get(str(reason), (0, Decimal(0)))
         reported[str(reason)] = (entries + count, total + hours)
-    for reason, (count, hours) in sorted(reported.items()):
-        print(f"   reported, not sent: {reason}: {count} entries, {hours} h")
+    for why, (count, hours) in sorted(reported.items()):
+        print(f"   reported, not sent: {why}: {count} entries, {hours} h")
     for user in export.unlinked:
         print(f"   error log: Drifti user {user.name} is not linked to a Tripletex employee ({user.why})")
     again = await run_export(tenant, start, end, store=store, publisher=sandbox.runtime.publisher)
