@@ -15,7 +15,11 @@ import uuid
 from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SourceSystem
 from contracts.topics import CHANGE_TOPICS, record_key
 from services.core.publisher import Publisher
-from services.core.tenants import TenantDirectory
+from services.core.tenants import TenantConfig, TenantDirectory
+from services.drifti.client import DriftiClient
+from services.drifti.client.errors import DriftiNotFoundError
+from services.drifti.ingest import DriftiReader, event_of
+from services.drifti.snapshots import DriftiRecord
 from services.svenn.client import SvennClient, SvennNotFoundError
 from services.svenn.client.models import Customer, Employee, Project
 from services.svenn.ingest import svenn_change_event
@@ -24,7 +28,7 @@ from services.tripletex.ingest import ClientFactory, client_fetcher, tripletex_c
 
 # What Svenn and Tripletex sync both ways, and so what retry can read back from either side.
 _TWO_WAY = (EntityType.PROJECT, EntityType.CUSTOMER, EntityType.EMPLOYEE)
-RETRYABLE_SIDES = (SourceSystem.SVENN.value, SourceSystem.TRIPLETEX.value)
+RETRYABLE_SIDES = (SourceSystem.SVENN.value, SourceSystem.TRIPLETEX.value, SourceSystem.DRIFTI.value)
 
 
 class CannotRetry(Exception):
@@ -40,9 +44,11 @@ async def fetch_event(
     entity_id: str,
 ) -> ChangeEvent:
     """The record as its side holds it now, as the change event the ingest would publish for it."""
+    tenant = await tenants.get(tenant_id)
+    if side is SourceSystem.DRIFTI:
+        return await _drifti_event(tenant, entity_type, entity_id)
     if entity_type not in _TWO_WAY:
         raise CannotRetry(f"{entity_type.value} records cannot be retried yet")
-    tenant = await tenants.get(tenant_id)
     if side is SourceSystem.SVENN:
         if tenant.svenn is None:
             raise CannotRetry("the tenant has no Svenn connection")
@@ -68,6 +74,29 @@ async def fetch_event(
             raise CannotRetry(f"Tripletex no longer has {entity_type.value} {entity_id}")
         return tripletex_change_event(tenant_id, entity_type, found, ChangeKind.UPDATED)
     raise CannotRetry(f"records from {side.value} cannot be retried yet")
+
+
+async def _drifti_event(tenant: TenantConfig, entity_type: EntityType, entity_id: str) -> ChangeEvent:
+    """A Drifti record (customer, job, invoice, payment) read afresh, as the Drifti ingest publishes it."""
+    if tenant.drifti is None:
+        raise CannotRetry("the tenant has no Drifti connection")
+    # A reader of its own: nothing cached, so the record and what it embeds are read as they are now.
+    async with DriftiClient(tenant.drifti.base_url, tenant.drifti.api_key) as client:
+        try:
+            record: DriftiRecord
+            if entity_type is EntityType.CUSTOMER:
+                record = await client.customers.get(entity_id)
+            elif entity_type is EntityType.PROJECT:
+                record = await client.jobs.get(entity_id)
+            elif entity_type is EntityType.INVOICE:
+                record = await client.invoices.get(entity_id)
+            elif entity_type is EntityType.PAYMENT:
+                record = await client.payments.get(entity_id)
+            else:
+                raise CannotRetry(f"Drifti {entity_type.value} records cannot be retried")
+        except DriftiNotFoundError:
+            raise CannotRetry(f"Drifti no longer has {entity_type.value} {entity_id}") from None
+        return await event_of(DriftiReader(client), tenant.tenant_id, record)
 
 
 async def retry(
