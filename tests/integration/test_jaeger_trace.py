@@ -36,7 +36,7 @@ from services.core.tracing import span_processors_from_env
 from services.sandbox import Sandbox
 from services.tripletex.writer import process_limiters
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.jaeger]
 
 WAIT = 30.0
 ROOT = Path(__file__).resolve().parents[2]
