@@ -102,6 +102,11 @@ def _tenant(tenant_id: str) -> TenantConfig:
         return asyncio.run(find_tenant(Settings(), tenant_id))
     except UnknownTenant as exc:
         raise typer.BadParameter(f"{exc} (TENANTS_FILE={Settings().tenants_file})") from None
+    except (OSError, ValueError) as exc:
+        path = Settings().tenants_file
+        if path is None:
+            raise
+        raise typer.BadParameter(f"cannot read TENANTS_FILE={path}: {exc}") from None
 
 
 @app.command()
