@@ -168,6 +168,23 @@ def consume_span(
 
 
 @contextmanager
+def webhook_span(route: str, tenant_id: str, request_headers: Mapping[str, str]) -> Iterator[Span]:
+    """The server span of one webhook delivery to a tenant's route.
+
+    A child of the sender's trace when it sent one; the tenant is on the span and on every log
+    line written inside (the same for every side's webhooks).
+    """
+    parent = propagate.extract(dict(request_headers))
+    with (
+        tenant_scope(tenant_id),
+        tracer().start_as_current_span(
+            f"POST {route}", context=parent, kind=SpanKind.SERVER, attributes={"tsync.tenant_id": tenant_id}
+        ) as span,
+    ):
+        yield span
+
+
+@contextmanager
 def produce_span(topic: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span]:
     if not _recording():
         yield trace.get_current_span()

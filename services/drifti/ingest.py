@@ -21,8 +21,6 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from opentelemetry import propagate
-from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from contracts.entities import EntitySnapshot
@@ -239,11 +237,7 @@ def drifti_webhook_routes(
     @router.post(WEBHOOK_ROUTE, status_code=202)
     async def receive_drifti_webhook(tenant_id: str, request: Request) -> JSONResponse:
         body = await request.body()  # raw bytes: the signature covers exactly these
-        parent = propagate.extract(dict(request.headers))
-        with tracing.tracer().start_as_current_span(
-            f"POST {WEBHOOK_ROUTE}", context=parent, kind=SpanKind.SERVER
-        ) as span:
-            span.set_attribute("tsync.tenant_id", tenant_id)
+        with tracing.webhook_span(WEBHOOK_ROUTE, tenant_id, request.headers) as span:
             response = await _receive(publisher, tenants, readers, tenant_id, body, request)
             span.set_attribute("http.response.status_code", response.status_code)
             return response

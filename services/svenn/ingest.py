@@ -18,8 +18,6 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from opentelemetry import propagate
-from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from contracts.envelope import ChangeEvent, ChangeKind, SourceSystem
@@ -27,7 +25,6 @@ from contracts.ids import change_event_id
 from contracts.topics import SVENN_CHANGES, record_key
 from services.core import tracing
 from services.core.publisher import Publisher
-from services.core.tenant_context import tenant_scope
 from services.core.tenants import TenantDirectory, UnknownTenant
 from services.svenn.client import SvennClient, SvennSignatureError, verify_signature
 from services.svenn.client.models import WebhookEvent
@@ -93,14 +90,7 @@ def svenn_webhook_routes(publisher: Publisher, tenants: TenantDirectory) -> APIR
     @router.post(WEBHOOK_ROUTE, status_code=202)
     async def receive_svenn_webhook(tenant_id: str, request: Request) -> JSONResponse:
         body = await request.body()  # raw bytes: the signature covers exactly these
-        parent = propagate.extract(dict(request.headers))
-        with (
-            tenant_scope(tenant_id),
-            tracing.tracer().start_as_current_span(
-                f"POST {WEBHOOK_ROUTE}", context=parent, kind=SpanKind.SERVER
-            ) as span,
-        ):
-            span.set_attribute("tsync.tenant_id", tenant_id)
+        with tracing.webhook_span(WEBHOOK_ROUTE, tenant_id, request.headers) as span:
             response = await _receive(publisher, tenants, tenant_id, body, request)
             span.set_attribute("http.response.status_code", response.status_code)
             return response

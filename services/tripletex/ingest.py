@@ -41,8 +41,7 @@ import httpx
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from opentelemetry import propagate
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from contracts.entities import ProjectSnapshot
@@ -51,7 +50,6 @@ from contracts.ids import change_event_id
 from contracts.topics import TRIPLETEX_CHANGES, record_key
 from services.core import tracing
 from services.core.publisher import Publisher
-from services.core.tenant_context import tenant_scope
 from services.core.tenants import TenantDirectory, TripletexAccess, UnknownTenant
 from services.tripletex.client import (
     ClientSettings,
@@ -301,14 +299,7 @@ def tripletex_webhook_routes(
     @router.post(WEBHOOK_ROUTE, status_code=202)
     async def receive_tripletex_webhook(tenant_id: str, request: Request) -> JSONResponse:
         body = await request.body()  # raw bytes: the signature covers exactly these
-        parent = propagate.extract(dict(request.headers))
-        with (
-            tenant_scope(tenant_id),
-            tracing.tracer().start_as_current_span(
-                f"POST {WEBHOOK_ROUTE}", context=parent, kind=SpanKind.SERVER
-            ) as span,
-        ):
-            span.set_attribute("tsync.tenant_id", tenant_id)
+        with tracing.webhook_span(WEBHOOK_ROUTE, tenant_id, request.headers) as span:
             response = await _receive(publisher, tenants, fetch, tenant_id, body, request, span)
             span.set_attribute("http.response.status_code", response.status_code)
             return response
