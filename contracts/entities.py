@@ -116,6 +116,8 @@ class InvoiceSnapshot(_Snapshot):
     status: str = "unpaid"
     customer: CustomerSnapshot
     job: JobSnapshot
+    # Dated before the tenant switched the integration on (D-S1): booked before, never by the engine.
+    before_switch_on: bool = False
 
 
 class PaymentSnapshot(_Snapshot):
@@ -131,6 +133,8 @@ class PaymentSnapshot(_Snapshot):
     invoice_number: int
     customer: CustomerSnapshot
     job_number: str | None = None
+    # Its invoice is dated before the switch-on, so the engine never booked it (D-S1): neither is this.
+    invoice_before_switch_on: bool = False
 
 
 EntitySnapshot = Annotated[

@@ -32,6 +32,7 @@ DRIFTI_HOURS_NOT_APPROVED = "DRIFTI_HOURS_NOT_APPROVED"
 DRIFTI_HOURS_LOCKED = "DRIFTI_HOURS_LOCKED"
 DRIFTI_ACCOUNT_UNMAPPED = "DRIFTI_ACCOUNT_UNMAPPED"
 DRIFTI_INVOICE_UNBALANCED = "DRIFTI_INVOICE_UNBALANCED"
+DRIFTI_PAYMENT_BEFORE_SWITCH_ON = "DRIFTI_PAYMENT_BEFORE_SWITCH_ON"
 
 CATALOG: dict[str, ErrorCode] = {
     e.code: e
@@ -136,6 +137,14 @@ CATALOG: dict[str, ErrorCode] = {
             "Kontroller fakturaen i Drifti og krediter den om nødvendig; kontakt support.",
             "Check the invoice in Drifti and credit it if needed; contact support.",
         ),
+        ErrorCode(
+            DRIFTI_PAYMENT_BEFORE_SWITCH_ON,
+            "Betalingen gjelder en faktura fra før integrasjonen ble slått på, så den ble ikke bokført.",
+            "The payment is for an invoice from before the integration was switched on, so it was "
+            "not booked.",
+            "Før betalingen i Tripletex for hånd mot fakturaen slik den ble bokført der.",
+            "Book the payment by hand in Tripletex against the invoice as it was booked there.",
+        ),
     )
 }
 
@@ -151,6 +160,7 @@ RULE_CODES = frozenset(
         DRIFTI_HOURS_LOCKED,
         DRIFTI_ACCOUNT_UNMAPPED,
         DRIFTI_INVOICE_UNBALANCED,
+        DRIFTI_PAYMENT_BEFORE_SWITCH_ON,
     }
 )
 # Raised by a writer: resolved once a later write of the record is applied.

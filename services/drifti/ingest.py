@@ -105,7 +105,11 @@ class DriftiReader:
             )
         invoice = await self.invoice(record.invoice_id)
         return payment_snapshot(
-            record, invoice, await self.customer(record.customer_id), await self.job(invoice.job_id)
+            record,
+            invoice,
+            await self.customer(record.customer_id),
+            await self.job(invoice.job_id),
+            enabled_at,
         )
 
 

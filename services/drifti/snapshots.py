@@ -7,7 +7,8 @@ the change is read, so the decision and the Tripletex writer have everything a v
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from contracts.entities import (
     CustomerSnapshot,
@@ -20,6 +21,8 @@ from contracts.envelope import EntityType
 from services.drifti.client.models import Customer, Invoice, Job, Payment
 
 DriftiRecord = Customer | Job | Invoice | Payment
+
+OSLO = ZoneInfo("Europe/Oslo")
 
 ENTITY_TYPE: dict[type, EntityType] = {
     Customer: EntityType.CUSTOMER,
@@ -40,6 +43,19 @@ def customer_snapshot(customer: Customer) -> CustomerSnapshot:
         postal_code=customer.postal_code,
         city=customer.city,
     )
+
+
+def before_switch_on(invoice: Invoice, integration_enabled_at: datetime | None) -> bool:
+    """D-S1: dated before the day the tenant switched the integration on (Norwegian time).
+
+    An invoice dated the switch-on day itself is the integration's; anything older was booked
+    by whoever kept the books before, so a payment or credit that touches it later must not
+    make the engine book it a second time. Without a switch-on time, nothing is older.
+    """
+    if integration_enabled_at is None:
+        return False
+    boundary: date = integration_enabled_at.astimezone(OSLO).date()
+    return invoice.invoice_date < boundary
 
 
 def job_snapshot(job: Job, customer: Customer | None, integration_enabled_at: datetime | None) -> JobSnapshot:
@@ -90,11 +106,16 @@ def invoice_snapshot(
         status=invoice.status,
         customer=customer_snapshot(customer),
         job=job_snapshot(job, customer, integration_enabled_at),
+        before_switch_on=before_switch_on(invoice, integration_enabled_at),
     )
 
 
 def payment_snapshot(
-    payment: Payment, invoice: Invoice, customer: Customer, job: Job | None
+    payment: Payment,
+    invoice: Invoice,
+    customer: Customer,
+    job: Job | None,
+    integration_enabled_at: datetime | None,
 ) -> PaymentSnapshot:
     return PaymentSnapshot(
         amount=payment.amount,
@@ -106,4 +127,5 @@ def payment_snapshot(
         invoice_number=invoice.invoice_number,
         customer=customer_snapshot(customer),
         job_number=job.job_number if job is not None else None,
+        invoice_before_switch_on=before_switch_on(invoice, integration_enabled_at),
     )

@@ -46,3 +46,48 @@ async def test_D_I1_D_J1_D_P1_snapshots_embed_what_tripletex_needs(sim: Sim) -> 
         # Same version, same event (a webhook and a poll of it are one change downstream).
         again = await event_of(DriftiReader(client), "acme", payment)
         assert again.event_id == paid.event_id and again.change_kind is ChangeKind.CREATED
+
+
+async def test_D_S1_invoice_dated_before_the_switch_on_and_its_later_payment_are_marked(sim: Sim) -> None:
+    from datetime import timedelta
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from services.drifti.client.models import InvoiceCreate, InvoiceLineCreate, PaymentCreate
+
+    _, key = await sim.tenant(demo={"seed": 1, "month": "2026-10"})
+    async with sim.client(key) as client:
+        enabled_at = (await client.me()).integration_enabled_at
+        assert enabled_at is not None
+        switch_on_day = enabled_at.astimezone(ZoneInfo("Europe/Oslo")).date()
+        demo_invoices = await client.invoices.list_all()
+        job = (await client.jobs.list_all())[0]
+        line = InvoiceLineCreate.model_validate(
+            {
+                "description": "Gammel jobb",
+                "quantity": "1",
+                "unit_price": "1000",
+                "ledger_account": "3000",
+                "vat_rate": 25,
+            }
+        )
+        old = await client.invoices.create(
+            InvoiceCreate(job_id=job.id, invoice_date=switch_on_day - timedelta(days=3), lines=[line])
+        )
+        paid = await client.payments.create(
+            PaymentCreate(
+                invoice_id=old.id, amount=Decimal("1250.00"), payment_date=switch_on_day, method="manual"
+            )
+        )
+        reader = DriftiReader(client)
+        invoice_event = await event_of(reader, "acme", old)
+        payment_event = await event_of(reader, "acme", paid)
+        assert isinstance(invoice_event.snapshot, InvoiceSnapshot)
+        assert isinstance(payment_event.snapshot, PaymentSnapshot)
+        assert invoice_event.snapshot.before_switch_on is True
+        assert payment_event.snapshot.invoice_before_switch_on is True
+        # The demo month's invoices are all from the switch-on day on: none is marked.
+        for record in demo_invoices:
+            event = await event_of(reader, "acme", record)
+            assert isinstance(event.snapshot, InvoiceSnapshot) and event.snapshot.before_switch_on is False
+            assert record.invoice_date >= switch_on_day

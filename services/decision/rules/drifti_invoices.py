@@ -1,4 +1,4 @@
-"""Drifti invoices and payments → Tripletex vouchers: rules D-I1, D-L1, D-P1 (sync-rules.md, Part 2).
+"""Drifti invoices and payments → Tripletex vouchers: rules D-S1, D-I1, D-L1, D-P1 (sync-rules.md, Part 2).
 
 An invoice (or credit note) is booked once, as a voucher whose postings the pure
 :mod:`services.drifti.voucher_plan` computes; the decision fills in each line's Tripletex
@@ -14,7 +14,11 @@ from collections.abc import Mapping
 
 from contracts.entities import InvoiceSnapshot, PaymentSnapshot
 from contracts.envelope import ChangeEvent, ChangeKind, LinkState, Operation, SourceSystem
-from contracts.error_codes import DRIFTI_ACCOUNT_UNMAPPED, DRIFTI_INVOICE_UNBALANCED
+from contracts.error_codes import (
+    DRIFTI_ACCOUNT_UNMAPPED,
+    DRIFTI_INVOICE_UNBALANCED,
+    DRIFTI_PAYMENT_BEFORE_SWITCH_ON,
+)
 from services.decision.links import Links
 from services.decision.ruling import Ruling, command, reject, skip
 from services.drifti.voucher_plan import (
@@ -44,6 +48,15 @@ def drifti_invoice_rules(event: ChangeEvent, links: Links, accounts: AccountMap 
     invoice = event.snapshot
     if event.change_kind is ChangeKind.DELETED or not isinstance(invoice, InvoiceSnapshot):
         return skip("D-I1", "Drifti invoices are never deleted (a correction is a credit note)")
+    what = "credit note" if invoice.invoice_kind == "credit_note" else "invoice"
+    if invoice.before_switch_on:
+        # Checked before the link: whatever happens to an old invoice later (a payment, a credit
+        # bumping its version) never makes it the integration's to book.
+        return skip(
+            "D-S1",
+            f"{what} {invoice.invoice_number} is dated {invoice.invoice_date}, before the integration "
+            "was switched on: it was booked before and is never booked by the integration",
+        )
     if link.state is LinkState.LINKED:
         return skip(
             "D-I1",
@@ -62,7 +75,6 @@ def drifti_invoice_rules(event: ChangeEvent, links: Links, accounts: AccountMap 
         )
     except VoucherPlanError as exc:
         return reject("D-I1", DRIFTI_INVOICE_UNBALANCED, str(exc))
-    what = "credit note" if invoice.invoice_kind == "credit_note" else "invoice"
     return command(
         "D-I1",
         f"book {what} {invoice.invoice_number} as a voucher ({len(plan.postings)} balanced postings, "
@@ -82,6 +94,14 @@ def drifti_payment_rules(event: ChangeEvent, links: Links) -> Ruling:
         return skip("D-P1", "Drifti payments are never deleted")
     if link.state is LinkState.LINKED:
         return skip("D-P1", f"already booked as Tripletex voucher {link.target_entity_id} (never twice)")
+    if payment.invoice_before_switch_on:
+        # Not dropped silently: the accountant sees it in the error log and books it by hand.
+        return reject(
+            "D-S1",
+            DRIFTI_PAYMENT_BEFORE_SWITCH_ON,
+            f"payment of {payment.amount} on {payment.payment_date} is for invoice {payment.invoice_number}, "
+            "dated before the integration was switched on: not booked by the integration",
+        )
     try:
         payment_voucher(event.entity_id, payment)
     except VoucherPlanError as exc:

@@ -248,3 +248,49 @@ def test_D_P1_payment_without_a_positive_amount_is_rejected() -> None:
     refund = PAYMENT.model_copy(update={"amount": Decimal("-5.00")})
     ruling = decide(change(DRIFTI, EntityType.PAYMENT, ChangeKind.CREATED, refund, "pay_2"), NO_LINKS)
     assert (ruling.rule_id, ruling.verdict, ruling.commands) == ("D-P1", Verdict.REJECT, ())
+
+
+# ------------------------------------------------------------------ D-S1
+@pytest.mark.parametrize(
+    ("kind", "links"),
+    [
+        (ChangeKind.CREATED, NO_LINKS),
+        # A payment or credit after the switch-on bumps the old invoice's version: still not booked.
+        (ChangeKind.UPDATED, NO_LINKS),
+        (ChangeKind.UPDATED, linked(EntityType.INVOICE, DRIFTI)),
+    ],
+    ids=["first-seen", "touched-after-switch-on", "already-linked"],
+)
+def test_D_S1_invoice_dated_before_the_switch_on_is_never_booked(kind: ChangeKind, links: object) -> None:
+    old = invoice(line(1, "100", 25)).model_copy(update={"before_switch_on": True, "status": "paid"})
+    ruling = decide(change(DRIFTI, EntityType.INVOICE, kind, old), links, ACCOUNTS)  # type: ignore[arg-type]
+    assert (ruling.rule_id, ruling.verdict, ruling.commands) == ("D-S1", Verdict.SKIP, ())
+    assert "before the integration was switched on" in ruling.reason
+
+
+def test_D_S1_credit_note_dated_before_the_switch_on_is_never_booked() -> None:
+    old = invoice(line(1, "-100", 25), number=50009, credit_of=50001)
+    old = old.model_copy(update={"before_switch_on": True})
+    ruling = decide(change(DRIFTI, EntityType.INVOICE, ChangeKind.CREATED, old), NO_LINKS, ACCOUNTS)
+    assert (ruling.rule_id, ruling.verdict, ruling.commands) == ("D-S1", Verdict.SKIP, ())
+    assert ruling.reason.startswith("credit note 50009")
+
+
+def test_D_S1_payment_on_an_invoice_from_before_the_switch_on_is_listed_not_booked() -> None:
+    from contracts.error_codes import DRIFTI_PAYMENT_BEFORE_SWITCH_ON, RULE_CODES
+
+    payment = PAYMENT.model_copy(update={"invoice_before_switch_on": True})
+    ruling = decide(change(DRIFTI, EntityType.PAYMENT, ChangeKind.CREATED, payment, "pay_9"), NO_LINKS)
+    assert (ruling.rule_id, ruling.verdict, ruling.commands) == ("D-S1", Verdict.REJECT, ())
+    # A reject is an error-log entry: the accountant sees which payment to book by hand.
+    assert ruling.error_code == DRIFTI_PAYMENT_BEFORE_SWITCH_ON and ruling.error_code in RULE_CODES
+    assert "invoice 50001" in ruling.reason and "1000.00" in ruling.reason
+
+
+def test_D_S1_invoice_and_payment_from_the_switch_on_day_on_are_booked() -> None:
+    fresh = invoice(line(1, "100", 25))
+    assert decide(
+        change(DRIFTI, EntityType.INVOICE, ChangeKind.CREATED, fresh), NO_LINKS, ACCOUNTS
+    ).verdict is (Verdict.COMMAND)
+    paid = decide(change(DRIFTI, EntityType.PAYMENT, ChangeKind.CREATED, PAYMENT, "pay_1"), NO_LINKS)
+    assert (paid.rule_id, paid.verdict) == ("D-P1", Verdict.COMMAND)
