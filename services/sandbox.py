@@ -62,8 +62,8 @@ from services.svenn.simulator.app import create_app as create_svenn_app
 from services.svenn.simulator.state import SimState
 from services.svenn.simulator.testing import serve_asgi
 from services.svenn.simulator.webhooks import WebhookSettings
+from services.tripletex.catch_up import ensure_subscriptions, webhook_url
 from services.tripletex.client import ClientSettings, TripletexClient
-from services.tripletex.ingest import ensure_subscriptions, webhook_url
 from services.tripletex.simulator.app import create_app as create_tripletex_app
 from services.tripletex.simulator.state import SimulatorState
 from services.tripletex.simulator.webhooks import WebhookConfig

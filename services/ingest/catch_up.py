@@ -18,9 +18,10 @@ from services.core.settings import Settings
 from services.core.tenants import TenantConfig, TenantDirectory
 from services.drifti.catch_up import drifti_catch_up_loop
 from services.drifti.ingest import DriftiReaders
+from services.svenn.catch_up import poll_svenn_changes
 from services.svenn.client import SvennClient
-from services.svenn.ingest import poll_svenn_changes
-from services.tripletex.ingest import ClientFactory, reconcile_tripletex
+from services.tripletex.catch_up import reconcile_tripletex
+from services.tripletex.ingest import ClientFactory
 
 log = logging.getLogger(__name__)
 

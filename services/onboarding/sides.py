@@ -12,8 +12,9 @@ from contracts.envelope import ChangeEvent, ChangeKind
 from services.svenn.client import SvennClient
 from services.svenn.ingest import svenn_change_event
 from services.svenn.mapping import change_kind_of_polled
+from services.tripletex.catch_up import list_tripletex_records
 from services.tripletex.client import TripletexClient
-from services.tripletex.ingest import list_tripletex_records, tripletex_change_event
+from services.tripletex.ingest import tripletex_change_event
 from services.tripletex.mapping import MappingError
 
 log = logging.getLogger(__name__)

@@ -63,7 +63,8 @@ from services.decision.natural_keys import natural_keys
 from services.decision.ruling import Ruling
 from services.onboarding.run import Transports, _clients
 from services.onboarding.sides import svenn_events, tripletex_events
-from services.tripletex.ingest import list_tripletex_records, tripletex_delete_event
+from services.tripletex.catch_up import list_tripletex_records
+from services.tripletex.ingest import tripletex_delete_event
 from services.tripletex.mapping import record_id
 
 SVENN, TRIPLETEX = SourceSystem.SVENN, SourceSystem.TRIPLETEX

@@ -234,7 +234,7 @@ async def test_svenn_webhook_becomes_a_change_event_with_a_deterministic_id(
 
 
 async def poll_from_start(svenn: SvennClient, tenant_id: str, edges: Edges) -> datetime:
-    from services.svenn.ingest import poll_svenn_changes
+    from services.svenn.catch_up import poll_svenn_changes
 
     return await poll_svenn_changes(
         svenn, tenant_id, datetime(2000, 1, 1, tzinfo=UTC), edges.runtime.publisher

@@ -30,17 +30,19 @@ from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.core.tenants import StaticTenantDirectory, TenantConfig, TripletexAccess
 from services.core.topic_admin import ensure_topics
+from services.tripletex.catch_up import (
+    SUBSCRIBED_EVENTS,
+    ensure_subscriptions,
+    reconcile_tripletex,
+    webhook_url,
+)
 from services.tripletex.client import ClientSettings, RetryPolicy, TripletexClient
 from services.tripletex.ingest import (
-    SUBSCRIBED_EVENTS,
     TripletexClients,
     client_fetcher,
-    ensure_subscriptions,
     expected_signature,
     project_source_version,
-    reconcile_tripletex,
     tripletex_webhook_routes,
-    webhook_url,
 )
 from services.tripletex.simulator.state import Company, SimulatorState
 from services.tripletex.simulator.testing import BASE_URL, SimulatorHarness, Tenant, serve_asgi

@@ -1,0 +1,245 @@
+"""Tripletex catch-up: the full pass over a tenant's records and its webhook subscriptions.
+
+The pass (``reconcile_tripletex``) publishes every project, customer and employee onto
+``tripletex.changes.v1`` with the event ids the webhooks gave the same versions (``ingest.py``),
+so downstream absorbs what it already had and only what the webhooks missed is new. The
+subscriptions (``ensure_subscriptions``) are what makes Tripletex send those webhooks at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import SecretStr, ValidationError
+
+from contracts.envelope import ChangeEvent, ChangeKind, EntityType
+from contracts.topics import TRIPLETEX_CHANGES, record_key
+from services.core import tracing
+from services.core.publisher import Publisher
+from services.tripletex.client import TripletexClient
+from services.tripletex.ingest import WEBHOOK_ROUTE, tripletex_change_event
+from services.tripletex.mapping import (
+    CUSTOMER_FIELDS,
+    EMPLOYEE_FIELDS,
+    ENTITY_OF_SUBJECT,
+    FIELDS_OF,
+    PROJECT_FIELDS,
+    MappingError,
+    as_json,
+)
+
+log = logging.getLogger(__name__)
+
+OSLO = ZoneInfo("Europe/Oslo")
+# What the engine subscribes to: every verb of every synced subject (each verb is its own subscription).
+SUBSCRIBED_EVENTS: tuple[str, ...] = tuple(
+    f"{subject}.{verb}" for subject in ENTITY_OF_SUBJECT for verb in ("create", "update", "delete")
+)
+
+
+def _key(event: ChangeEvent) -> bytes:
+    return record_key(event.tenant_id, event.entity_type, event.entity_id)
+
+
+# --------------------------------------------------------------------------- reconciliation
+@dataclass
+class ReconcileReport:
+    """What one reconciliation pass published (``skipped``: records that could not be mapped)."""
+
+    tenant_id: str
+    projects: int = 0
+    customers: int = 0
+    employees: int = 0
+    skipped: int = 0
+    event_ids: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def published(self) -> int:
+        return self.projects + self.customers + self.employees
+
+
+_FLUSH_EVERY = 500
+
+
+async def reconcile_tripletex(
+    client: TripletexClient,
+    tenant_id: str,
+    publisher: Publisher,
+    *,
+    customers_changed_since: datetime | None = None,
+) -> ReconcileReport:
+    """Publish an ``updated`` change event for every project, customer and employee.
+
+    Tripletex's webhooks may skip versions and are retried for an undocumented while only, so
+    Tripletex recommends a nightly full sync (REFERENCE §5.9); this is it. Records the
+    webhooks already brought produce the ids they produced then, so downstream absorbs them;
+    only what was missed is new. Deletions are not seen here (a listing cannot show absence).
+    ``customers_changed_since`` narrows customers (the only one of the three with
+    ``changedSince``); projects and employees are always listed in full. Every event is
+    confirmed by Kafka before this returns.
+    """
+    report = ReconcileReport(tenant_id)
+    pending: list[asyncio.Future[Any]] = []
+    with tracing.tracer().start_as_current_span(
+        "tripletex reconcile", attributes={"tsync.tenant_id": tenant_id}
+    ) as span:
+        seen: set[tuple[EntityType, str]] = set()
+        async for entity_type, record in list_tripletex_records(
+            client, customers_changed_since=customers_changed_since
+        ):
+            try:
+                event = tripletex_change_event(tenant_id, entity_type, record, ChangeKind.UPDATED)
+            except (MappingError, ValidationError) as exc:
+                report.skipped += 1
+                log.warning(
+                    "skipped a Tripletex record that does not map",
+                    extra={"tenant_id": tenant_id, "entity_type": entity_type.value, "error": str(exc)},
+                )
+                continue
+            if (entity_type, event.entity_id) in seen:
+                continue  # a record that moved between pages while we read them
+            seen.add((entity_type, event.entity_id))
+            pending.append(await publisher.send(TRIPLETEX_CHANGES, _key(event), event))
+            report.event_ids.append(str(event.event_id))
+            _count(report, entity_type)
+            if len(pending) >= _FLUSH_EVERY:
+                await asyncio.gather(*pending)
+                pending.clear()
+        if pending:
+            await asyncio.gather(*pending)
+        span.set_attribute("tsync.published", report.published)
+    log.info(
+        "reconciled Tripletex",
+        extra={
+            "tenant_id": tenant_id,
+            "projects": report.projects,
+            "customers": report.customers,
+            "employees": report.employees,
+            "skipped": report.skipped,
+        },
+    )
+    return report
+
+
+async def list_tripletex_records(
+    client: TripletexClient, *, customers_changed_since: datetime | None = None
+) -> AsyncIterator[tuple[EntityType, dict[str, Any]]]:
+    """Every project (with participants), customer (active and inactive) and employee, as JSON."""
+    sources: list[tuple[EntityType, AsyncIterator[Any]]] = [
+        (EntityType.PROJECT, client.projects.iterate(fields=PROJECT_FIELDS)),
+        (EntityType.CUSTOMER, _all_customers(client, customers_changed_since)),
+        (EntityType.EMPLOYEE, client.employees.iterate(fields=EMPLOYEE_FIELDS)),
+    ]
+    for entity_type, records in sources:
+        async for model in records:
+            yield entity_type, as_json(model)
+
+
+async def _all_customers(client: TripletexClient, changed_since: datetime | None) -> AsyncIterator[Any]:
+    """Active and inactive customers: ``isInactive`` defaults to false and hides inactive ones."""
+    for inactive in (False, True):
+        if changed_since is None:
+            pages = client.customers.iterate(fields=CUSTOMER_FIELDS, isInactive=inactive)
+        else:
+            # Tripletex's DateTime is local (Europe/Oslo) without an offset.
+            local = changed_since.astimezone(OSLO) if changed_since.tzinfo else changed_since
+            since = local.strftime("%Y-%m-%dT%H:%M:%S")
+            pages = client.customers.iterate(fields=CUSTOMER_FIELDS, isInactive=inactive, changedSince=since)
+        async for customer in pages:
+            yield customer
+
+
+def _count(report: ReconcileReport, entity_type: EntityType) -> None:
+    if entity_type is EntityType.PROJECT:
+        report.projects += 1
+    elif entity_type is EntityType.CUSTOMER:
+        report.customers += 1
+    else:
+        report.employees += 1
+
+
+# --------------------------------------------------------------------------- subscriptions
+@dataclass
+class SubscriptionReport:
+    created: list[str] = field(default_factory=list)
+    reactivated: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+
+def webhook_url(public_base_url: str, tenant_id: str) -> str:
+    """The tenant's receiver URL as Tripletex must call it (HTTPS in production)."""
+    return public_base_url.rstrip("/") + WEBHOOK_ROUTE.format(tenant_id=tenant_id)
+
+
+async def ensure_subscriptions(
+    client: TripletexClient,
+    tenant_id: str,
+    target_url: str,
+    *,
+    hmac_secret: str | SecretStr | None = None,
+    refresh: bool = False,
+) -> SubscriptionReport:
+    """Subscribe ``target_url`` to project/customer/employee create/update/delete, idempotently.
+
+    A subscription for the same event and URL that exists is kept; a disabled one
+    (``DISABLED_TOO_MANY_ERRORS`` after an outage …) is switched back on. ``hmacSharedSecret``
+    is write-only, so whether an existing subscription has the current secret cannot be
+    read: pass ``refresh=True`` after rotating the secret to rewrite it (and ``fields``) on
+    every existing one. Each subscription asks for the mapping's ``fields`` so webhook values
+    arrive complete and need no fetch. The client has no event-subscription API yet, so this
+    goes through its transport (same auth, retries and rate limits).
+    """
+    secret = hmac_secret.get_secret_value() if isinstance(hmac_secret, SecretStr) else hmac_secret
+    response = await client.transport.request(
+        "GET", "/event/subscription", params={"fields": "id,version,event,targetUrl,status", "count": 1000}
+    )
+    existing: dict[str, dict[str, Any]] = {}
+    for row in response.json().get("values") or []:
+        if row.get("targetUrl") == target_url and row.get("event") in SUBSCRIBED_EVENTS:
+            previous = existing.get(row["event"])
+            if previous is None or (previous.get("status") != "ACTIVE" and row.get("status") == "ACTIVE"):
+                existing[row["event"]] = row
+    report = SubscriptionReport()
+    for event_name in SUBSCRIBED_EVENTS:
+        subject = event_name.split(".")[0]
+        wanted: dict[str, Any] = {"event": event_name, "targetUrl": target_url}
+        if not event_name.endswith(".delete"):  # a delete's value is null: fields mean nothing
+            wanted["fields"] = FIELDS_OF[ENTITY_OF_SUBJECT[subject]]
+        if secret:
+            wanted["hmacSharedSecret"] = secret
+        row = existing.get(event_name)
+        if row is None:
+            await client.transport.request("POST", "/event/subscription", json=wanted)
+            report.created.append(event_name)
+        elif row.get("status") != "ACTIVE" or refresh:
+            body = {**wanted, "id": row["id"], "version": row.get("version"), "status": "ACTIVE"}
+            await client.transport.request("PUT", f"/event/subscription/{row['id']}", json=body)
+            (report.reactivated if row.get("status") != "ACTIVE" else report.kept).append(event_name)
+        else:
+            report.kept.append(event_name)
+    log.info(
+        "ensured Tripletex subscriptions",
+        extra={
+            "tenant_id": tenant_id,
+            "created": len(report.created),
+            "reactivated": len(report.reactivated),
+        },
+    )
+    return report
+
+
+__all__ = [
+    "SUBSCRIBED_EVENTS",
+    "ReconcileReport",
+    "SubscriptionReport",
+    "ensure_subscriptions",
+    "list_tripletex_records",
+    "reconcile_tripletex",
+    "webhook_url",
+]
