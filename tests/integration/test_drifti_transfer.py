@@ -1,4 +1,4 @@
-"""Drifti → Tripletex end to end (sync-rules.md, Part 2: D-C1, D-J1, D-J2, D-I1, D-L1, D-P1).
+"""Drifti → Tripletex end to end (sync-rules.md, Part 2: D-S1, D-C1, D-J1, D-J2, D-I1, D-L1, D-P1).
 
 A month of a small plumbing firm (the Drifti simulator's demo month: six customers, eight
 jobs, a few dozen invoices with a credit note, KID and manual payments, full and partial)
@@ -13,14 +13,15 @@ import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from contracts.error_codes import DRIFTI_ACCOUNT_UNMAPPED
+from contracts.error_codes import DRIFTI_ACCOUNT_UNMAPPED, DRIFTI_PAYMENT_BEFORE_SWITCH_ON
 from projections import drifti_accounts
 from services.core.settings import Settings
 from services.core.tenants import StaticTenantDirectory
@@ -313,3 +314,45 @@ async def test_D_catch_up_loop_maps_the_chart_and_transfers_what_no_webhook_anno
     assert len(books.rows("Voucher")) == 1 and len(books.rows("Project")) == 1  # repeats wrote nothing
     assert books.company.files[voucher["attachment"]["id"]] == await drifti.invoices.pdf(invoice.id)
     assert (await t.tripletex_project(job.job_number) or {})["name"] == "Stille jobb"  # D-J2 on job.created
+
+
+async def test_D_S1_invoice_from_before_the_switch_on_paid_afterwards_is_never_booked(
+    sandbox: Sandbox,
+) -> None:
+    """The accountant booked the old invoice before the integration; its payment after the switch-on
+    bumps it (a webhook of the invoice and one of the payment): neither becomes a voucher, and the
+    payment is listed in the error log to be booked by hand."""
+    t = await sandbox.add_tenant(webhooks=False)
+    drifti = await sandbox.add_drifti(t, demo=MONTH)  # switched on the 1st; webhooks from now on
+    pool = sandbox.runtime.database.pool if sandbox.runtime.database else None
+    assert pool is not None
+    await drifti_accounts.put(pool, t.tenant_id, {"3000": "3000"}, "operator")  # it could be booked
+    enabled_at = (await drifti.me()).integration_enabled_at
+    assert enabled_at is not None
+    switch_on_day = enabled_at.astimezone(ZoneInfo("Europe/Oslo")).date()
+    job = (await drifti.jobs.list_all())[0]
+    line = {"description": "Arbeid", "quantity": "2", "unit_price": "895.00", "ledger_account": "3000"}
+    old = await drifti.invoices.create(
+        {"job_id": job.id, "invoice_date": switch_on_day - timedelta(days=2), "lines": [line]}
+    )
+    fresh = await drifti.invoices.create({"job_id": job.id, "invoice_date": switch_on_day, "lines": [line]})
+    payment = await drifti.payments.create(
+        {"invoice_id": old.id, "amount": "500.00", "payment_date": date.today(), "method": "manual"}
+    )
+    books = Books(sandbox, t)
+
+    async def listed() -> list[Any]:
+        rows = await sandbox.errors(t.tenant_id, open_only=True)
+        return [r for r in rows if r["error_code"] == DRIFTI_PAYMENT_BEFORE_SWITCH_ON]
+
+    (entry,) = await sandbox.wait_until(lambda: _when(listed(), lambda rows: len(rows) == 1), timeout=WAIT)
+    assert entry["entity_id"] == payment.id and f"invoice {old.invoice_number}" in entry["detail"]
+    # The invoice of the switch-on day itself is the integration's: it is booked.
+    await sandbox.wait_until(
+        lambda: f"drifti-faktura-{fresh.invoice_number}" in books.vouchers(), timeout=WAIT
+    )
+    await sandbox.settle(t.tenant_id, quiet=1.0)
+    vouchers = books.vouchers()
+    assert f"drifti-faktura-{old.invoice_number}" not in vouchers
+    assert f"drifti-betaling-{payment.id}" not in vouchers
+    assert len(vouchers) == 1
