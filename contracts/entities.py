@@ -4,6 +4,11 @@ Ingest maps each side's own shape (a Svenn project's ``display_id``, a Tripletex
 ``number``) into these, so the decision rules read one vocabulary and the writers map back.
 Numbers are strings everywhere: project numbers may hold letters and dots (S-P6) and Svenn
 customer ids may be non-numeric (S-C1), so nothing may parse them as integers on the way.
+
+Bounds (``contracts.bounds``): references to other records (``Reference``) are ids, refused at
+the edge when they hold a control character; what users type (``Text``) is only capped in
+length here, and a record whose text cannot be stored or sent is rejected by the decision
+(S-X2) with an error-log entry, never dropped at the edge.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.bounds import MAX_ITEMS, BigInt, Reference, Text
+
+Amount = Annotated[Decimal, Field(max_digits=24, decimal_places=10)]
 
 
 class _Snapshot(BaseModel):
@@ -28,38 +37,38 @@ class ProjectStatus(StrEnum):
 
 class ProjectSnapshot(_Snapshot):
     kind: Literal["project"] = "project"
-    number: str | None = None
-    name: str
+    number: Text | None = None
+    name: Text
     start_date: date | None = None
     end_date: date | None = None
     status: ProjectStatus = ProjectStatus.ACTIVE
     is_internal: bool = False
-    parent_id: str | None = None
-    customer_id: str | None = None
-    member_ids: tuple[str, ...] = ()
+    parent_id: Reference | None = None
+    customer_id: Reference | None = None
+    member_ids: Annotated[tuple[Reference, ...], Field(max_length=MAX_ITEMS)] = ()
 
 
 class CustomerSnapshot(_Snapshot):
     kind: Literal["customer"] = "customer"
-    customer_number: str | None = None
-    name: str
-    organization_number: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    address_line: str | None = None
-    postal_code: str | None = None
-    city: str | None = None
+    customer_number: Text | None = None
+    name: Text
+    organization_number: Text | None = None
+    email: Text | None = None
+    phone: Text | None = None
+    address_line: Text | None = None
+    postal_code: Text | None = None
+    city: Text | None = None
     active: bool = True
-    invoice_send_method: str | None = None
+    invoice_send_method: Text | None = None
 
 
 class EmployeeSnapshot(_Snapshot):
     kind: Literal["employee"] = "employee"
-    employee_number: str | None = None
-    first_name: str
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
+    employee_number: Text | None = None
+    first_name: Text
+    last_name: Text | None = None
+    email: Text | None = None
+    phone: Text | None = None
     active: bool = True
 
 
@@ -73,8 +82,8 @@ class JobSnapshot(_Snapshot):
     """A Drifti job ("oppdrag"), entity type PROJECT: its number becomes the project number."""
 
     kind: Literal["job"] = "job"
-    job_number: str
-    title: str
+    job_number: Text
+    title: Text
     status: Literal["open", "closed"] = "open"
     start_date: date | None = None
     # Created before the tenant switched the integration on (D-J1: its project comes later,
@@ -84,36 +93,36 @@ class JobSnapshot(_Snapshot):
 
 
 class InvoiceLineSnapshot(_Snapshot):
-    line_no: int
-    description: str
-    quantity: Decimal
-    unit_price: Decimal
-    vat_rate: int
+    line_no: BigInt
+    description: Text
+    quantity: Amount
+    unit_price: Amount
+    vat_rate: BigInt
     # Drifti's account number; the decision adds the mapped Tripletex account (D-L1).
-    ledger_account: str
-    tripletex_account: str | None = None
-    net_amount: Decimal
-    vat_amount: Decimal
-    gross_amount: Decimal
+    ledger_account: Text
+    tripletex_account: Text | None = None
+    net_amount: Amount
+    vat_amount: Amount
+    gross_amount: Amount
 
 
 class InvoiceSnapshot(_Snapshot):
     """A Drifti invoice or credit note (credit notes have negative lines and amounts)."""
 
     kind: Literal["invoice"] = "invoice"
-    invoice_number: int
+    invoice_number: BigInt
     invoice_kind: Literal["invoice", "credit_note"] = "invoice"
-    credited_invoice_number: int | None = None
+    credited_invoice_number: BigInt | None = None
     invoice_date: date
     due_date: date
-    kid: str | None = None
-    currency: str = "NOK"
-    lines: tuple[InvoiceLineSnapshot, ...]
-    net_amount: Decimal
-    vat_amount: Decimal
-    gross_amount: Decimal
-    outstanding_amount: Decimal = Decimal("0.00")
-    status: str = "unpaid"
+    kid: Text | None = None
+    currency: Text = "NOK"
+    lines: Annotated[tuple[InvoiceLineSnapshot, ...], Field(max_length=MAX_ITEMS)]
+    net_amount: Amount
+    vat_amount: Amount
+    gross_amount: Amount
+    outstanding_amount: Amount = Decimal("0.00")
+    status: Text = "unpaid"
     customer: CustomerSnapshot
     job: JobSnapshot
     # Dated before the tenant switched the integration on (D-S1): booked before, never by the engine.
@@ -124,15 +133,15 @@ class PaymentSnapshot(_Snapshot):
     """A payment on a Drifti invoice, by KID/OCR or registered by hand."""
 
     kind: Literal["payment"] = "payment"
-    amount: Decimal
+    amount: Amount
     payment_date: date
     method: Literal["kid", "manual"]
-    kid: str | None = None
-    reference: str | None = None
-    invoice_id: str
-    invoice_number: int
+    kid: Text | None = None
+    reference: Text | None = None
+    invoice_id: Reference
+    invoice_number: BigInt
     customer: CustomerSnapshot
-    job_number: str | None = None
+    job_number: Text | None = None
     # Its invoice is dated before the switch-on, so the engine never booked it (D-S1): neither is this.
     invoice_before_switch_on: bool = False
 

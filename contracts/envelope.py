@@ -4,6 +4,9 @@ Every message carries a schema version, the tenant, its own id (the idempotency 
 downstream), and correlation/causation ids so a chain of messages can be followed from the
 first webhook to the last write. Trace context travels in Kafka headers; a copy in the body
 survives tools that drop headers (a DLQ replay, a topic copied by hand).
+
+Ids, versions and codes are bounded as PostgreSQL stores them (``contracts.bounds``): a message
+that passes its contract cannot stop a consumer at its database write.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from contracts.bounds import MAX_ITEMS, BigInt, Code, Explanation, Identifier, Reference, Version
 from contracts.entities import EntitySnapshot
 
 TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
-EntityId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+EntityId = Identifier
+Ids = Annotated[tuple[Reference, ...], Field(max_length=MAX_ITEMS)]
 
 
 def utc_now() -> datetime:
@@ -90,8 +95,8 @@ class LinkEffect(StrEnum):
 class TraceContext(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    traceparent: str
-    tracestate: str | None = None
+    traceparent: Annotated[str, StringConstraints(max_length=100)]
+    tracestate: Annotated[str, StringConstraints(max_length=1024)] | None = None
 
 
 class _Envelope(BaseModel):
@@ -114,7 +119,7 @@ class ChangeEvent(_Envelope):
     entity_id: EntityId
     change_kind: ChangeKind
     occurred_at: AwareDatetime
-    source_version: str | None = None
+    source_version: Version | None = None
     snapshot: EntitySnapshot | None = Field(default=None, description="None when the record was deleted")
 
     @property
@@ -131,10 +136,10 @@ class DecisionRecord(_Envelope):
     source: SourceSystem
     entity_type: EntityType
     entity_id: EntityId
-    rule_id: str
+    rule_id: Code
     verdict: Verdict
-    reason: str
-    error_code: str | None = None
+    reason: Explanation
+    error_code: Code | None = None
     link_effect: LinkEffect = LinkEffect.NONE
     command_ids: tuple[UUID, ...] = ()
     decided_at: AwareDatetime = Field(default_factory=utc_now)
@@ -150,7 +155,7 @@ class ExpectedLink(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     state: LinkState
-    target_entity_id: str | None = None
+    target_entity_id: Reference | None = None
 
 
 class Command(_Envelope):
@@ -166,20 +171,20 @@ class Command(_Envelope):
     payload: EntitySnapshot | None = None
     # For an update: the fields this change altered since the last sync (None: all). The writer
     # writes only these, so a concurrent change to other fields on the target side survives.
-    changed_fields: tuple[str, ...] | None = None
+    changed_fields: Annotated[tuple[Code, ...], Field(max_length=MAX_ITEMS)] | None = None
     # S-P8, a project written to Tripletex: the Tripletex employees of its members whose employees
     # are linked, and those of members the change removed. None: participants are left alone.
-    participants: tuple[str, ...] | None = None
-    former_participants: tuple[str, ...] = ()
+    participants: Ids | None = None
+    former_participants: Ids = ()
     # For an update: what the target record held after the engine's last write to it (or will,
     # once a write in flight lands). A field the target has changed since is a concurrent edit
     # of the same field; the conflict policy decides it (README: Tripletex wins).
     base: EntitySnapshot | None = None
     # ... and the target record's newest version the decision had seen: a target now at a newer
     # version was changed meanwhile, and only then can a field be a concurrent edit.
-    base_version: int | None = None
+    base_version: BigInt | None = None
     expected_link: ExpectedLink
-    rule_id: str
+    rule_id: Code
     issued_at: AwareDatetime = Field(default_factory=utc_now)
 
     @property
@@ -198,18 +203,18 @@ class Outcome(_Envelope):
     operation: Operation
     entity_type: EntityType
     source_entity_id: EntityId
-    target_entity_id: str | None = None
+    target_entity_id: Reference | None = None
     status: OutcomeStatus
-    rule_id: str
+    rule_id: Code
     # What both sides now hold (for an applied create/update): the link table keeps it, and the
     # decision recognises the same content coming back from the other side as an echo.
     written: EntitySnapshot | None = None
     # The target record's own version after the write: a change event from that side with this
     # version or an older one is the engine's write (or something older) coming back.
-    target_version: str | None = None
-    reason: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
+    target_version: Version | None = None
+    reason: Explanation | None = None
+    error_code: Code | None = None
+    error_message: Explanation | None = None
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
 
     @property

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from opentelemetry import trace
+from pydantic import TypeAdapter, ValidationError
 
+from contracts.bounds import Version
 from contracts.entities import EntitySnapshot
 from contracts.envelope import Command, Operation, Outcome, OutcomeStatus
 from contracts.ids import outcome_id
@@ -119,8 +121,22 @@ def outcome_for(
         status=status,
         rule_id=command.rule_id,
         written=(written or command.payload) if applied_write else None,
-        target_version=str(target_version) if target_version is not None else None,
+        target_version=_known_version(target_version),
         reason=reason,
         error_code=error_code,
         error_message=error_message,
     )
+
+
+_VERSION: TypeAdapter[str] = TypeAdapter(Version)
+
+
+def _known_version(version: str | int | None) -> str | None:
+    """The target's version as the outcome can carry it; one the contract refuses (a side answering
+    a version beyond ``bigint``) is left out rather than costing the outcome of a write that happened."""
+    if version is None:
+        return None
+    try:
+        return _VERSION.validate_python(str(version))
+    except ValidationError:
+        return None

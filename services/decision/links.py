@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from contracts.bounds import version_number
 from contracts.entities import EntitySnapshot
 from contracts.envelope import Command, EntityType, LinkState, Operation, SourceSystem
 from services.decision.natural_keys import natural_keys
@@ -52,9 +53,12 @@ class Deleted:
 
 
 def source_version_number(version: str | None) -> int | None:
-    """The ordering part of a side's record version ("7", or "7+p…" for a project's participants)."""
-    head = (version or "").split("+", 1)[0]
-    return int(head) if head.isdigit() else None
+    """The ordering part of a side's record version ("7", or "7+p…" for a project's participants).
+
+    ASCII digits only, and only within a ``bigint`` (the column it is kept in); anything else
+    has no order (the contracts refuse a larger number at the edge).
+    """
+    return version_number(version)
 
 
 LinkKey = tuple[str, EntityType, SourceSystem, str]
