@@ -33,6 +33,7 @@ DRIFTI_HOURS_LOCKED = "DRIFTI_HOURS_LOCKED"
 DRIFTI_ACCOUNT_UNMAPPED = "DRIFTI_ACCOUNT_UNMAPPED"
 DRIFTI_INVOICE_UNBALANCED = "DRIFTI_INVOICE_UNBALANCED"
 DRIFTI_PAYMENT_BEFORE_SWITCH_ON = "DRIFTI_PAYMENT_BEFORE_SWITCH_ON"
+RECORD_TEXT_INVALID = "RECORD_TEXT_INVALID"
 
 CATALOG: dict[str, ErrorCode] = {
     e.code: e
@@ -145,6 +146,17 @@ CATALOG: dict[str, ErrorCode] = {
             "Før betalingen i Tripletex for hånd mot fakturaen slik den ble bokført der.",
             "Book the payment by hand in Tripletex against the invoice as it was booked there.",
         ),
+        ErrorCode(
+            RECORD_TEXT_INVALID,
+            "Posten har tekst med et tegn som ikke kan lagres eller sendes (for eksempel et usynlig "
+            "kontrolltegn), eller et nummer som er for langt, så den ble ikke synkronisert.",
+            "The record has text with a character that cannot be stored or sent (such as an invisible "
+            "control character), or a number that is too long, so it was not synced.",
+            "Skriv feltet som meldingen nevner på nytt, uten spesialtegn, i systemet der posten ble endret; "
+            "den synkroniseres ved neste endring.",
+            "Retype the field the message names, without special characters, in the system where the "
+            "record was changed; it syncs with its next change.",
+        ),
     )
 }
 
@@ -161,6 +173,7 @@ RULE_CODES = frozenset(
         DRIFTI_ACCOUNT_UNMAPPED,
         DRIFTI_INVOICE_UNBALANCED,
         DRIFTI_PAYMENT_BEFORE_SWITCH_ON,
+        RECORD_TEXT_INVALID,
     }
 )
 # Raised by a writer: resolved once a later write of the record is applied.

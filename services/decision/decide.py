@@ -20,6 +20,7 @@ from services.decision.rules.drifti_invoices import (
 from services.decision.rules.drifti_masters import drifti_customer_rules, drifti_job_rules
 from services.decision.rules.employees import employee_rules
 from services.decision.rules.projects import project_rules
+from services.decision.rules.text import text_rules
 from services.decision.ruling import Ruling, skip
 
 _FAMILIES = {
@@ -31,6 +32,10 @@ _FAMILIES = {
 
 def decide(event: ChangeEvent, links: Links, accounts: AccountMap = NO_ACCOUNTS) -> Ruling:
     """Pure: the same change, links and account mapping always give the same ruling (and ids)."""
+    # S-X2 first: no other rule may read, keep or send text that cannot be stored.
+    unsyncable = text_rules(event)
+    if unsyncable is not None:
+        return unsyncable
     if event.source is SourceSystem.DRIFTI:
         return _decide_drifti(event, links, accounts)
     ruling = _FAMILIES[event.entity_type](event, links)
