@@ -3,15 +3,15 @@
 Each batch writes ``sync_outcome``/``sync_status``, the link table and the error log together with
 its tracking rows, so a redelivered message changes nothing and every table can be rebuilt by
 replaying the topics. If a batch's transaction fails because of the data (not because the
-database is away), each message is retried in a transaction of its own and the ones that still
-fail go to the dead-letter topic: one bad row cannot stall the projections.
+database is away), ``BatchConsumer`` writes it again in halves, each in a transaction of its
+own, down to the one message that fails alone, which goes to the dead-letter topic: one bad row
+(a database error, or asyncpg's own refusal of a value) cannot stall the projections.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-import asyncpg
 from faststream.kafka import KafkaBroker
 from pydantic import Field, TypeAdapter
 
@@ -48,14 +48,6 @@ class ProjectionConsumer(BatchConsumer[Outcome | DecisionRecord]):
             await self._write(received)
         except UNAVAILABLE_ERRORS as exc:
             raise TransientError(f"projections database unavailable: {exc}") from exc
-        except asyncpg.PostgresError:
-            for item in received:
-                try:
-                    await self._write([item])
-                except UNAVAILABLE_ERRORS as exc:
-                    raise TransientError(f"projections database unavailable: {exc}") from exc
-                except asyncpg.PostgresError as exc:
-                    await self.dead_letters.send(item.record, self.stage, f"{type(exc).__name__}: {exc}", exc)
 
     async def _write(self, received: list[Received[Outcome | DecisionRecord]]) -> None:
         async with self.database.pool.acquire() as connection, connection.transaction():

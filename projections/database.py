@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncpg
 
 from projections.migrate import migrate
+from services.core.errors import DATABASE_AWAY, TransientError
 
-# The database is away (down, restarting, unreachable), not the data wrong: retry, never dead-letter.
-UNAVAILABLE_ERRORS = (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, OSError)
+# The database is away (down, restarting, unreachable), not the data wrong: retry, never dead-letter
+# (``services.core.errors``, where every consumer's "outage or the message's fault?" is decided).
+UNAVAILABLE_ERRORS = DATABASE_AWAY
 
 
 class Database:
@@ -18,7 +20,8 @@ class Database:
     @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            raise RuntimeError("database not started")
+            # A consumer still running while the process stops: an outage, not the message's fault.
+            raise TransientError("database not started")
         return self._pool
 
     async def start(self) -> None:

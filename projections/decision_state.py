@@ -2,8 +2,9 @@
 
 Per batch, before deciding: the links of its records (and of project members, S-P8), creates
 in flight (by natural key and by the record they copy), records deleted on their side (S-P7)
-and the newest version decided about per record. After deciding, before the batch commits:
-the deletions and versions it learnt (intents are written by ``links.record_intents``).
+and the newest version decided about per record. After deciding, before anything is published:
+the write intents, deletions and versions it learnt, in one transaction (all or nothing, so a
+batch that fails here can be decided again in parts without a trace of the failed attempt).
 Like ``write_intent``, these are the decision's working tables; the change topics rebuild them.
 """
 
@@ -15,7 +16,7 @@ from typing import TypeAlias
 import asyncpg
 
 from contracts.entities import ProjectSnapshot
-from contracts.envelope import ChangeEvent, EntityType, LinkState, SourceSystem
+from contracts.envelope import ChangeEvent, Command, EntityType, LinkState, SourceSystem
 from projections import links
 from services.decision.links import Deleted, LinkKey, Links, source_version_number
 from services.decision.natural_keys import natural_keys
@@ -149,8 +150,16 @@ WHERE seen_version.version < EXCLUDED.version
 """
 
 
-async def save(pool: Pool, decided: Iterable[tuple[ChangeEvent, Ruling]]) -> None:
-    """Remember the deletions and the newest versions of a batch's decisions."""
+async def save(
+    pool: asyncpg.Pool, decided: Iterable[tuple[ChangeEvent, Ruling]], issued: Iterable[Command] = ()
+) -> None:
+    """Remember a batch's write intents (``links.record_intents``), deletions and newest versions."""
+    async with pool.acquire() as connection, connection.transaction():
+        await links.record_intents(connection, issued)
+        await _save_learnt(connection, decided)
+
+
+async def _save_learnt(connection: asyncpg.Connection, decided: Iterable[tuple[ChangeEvent, Ruling]]) -> None:
     gone: list[Deleted] = []
     newest: dict[LinkKey, int] = {}
     for event, ruling in decided:
@@ -160,7 +169,7 @@ async def save(pool: Pool, decided: Iterable[tuple[ChangeEvent, Ruling]]) -> Non
         if seen is not None and seen[1] > newest.get(seen[0], -1):
             newest[seen[0]] = seen[1]
     if gone:
-        await pool.executemany(
+        await connection.executemany(
             _DELETED,
             [
                 (d.tenant_id, d.entity_type.value, d.side.value, d.entity_id, d.natural_key, d.other_id)
@@ -168,7 +177,7 @@ async def save(pool: Pool, decided: Iterable[tuple[ChangeEvent, Ruling]]) -> Non
             ],
         )
     if newest:
-        await pool.executemany(
+        await connection.executemany(
             _SEEN, [(k[0], k[1].value, k[2].value, k[3], version) for k, version in sorted(newest.items())]
         )
 

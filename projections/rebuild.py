@@ -206,6 +206,10 @@ def _chunks(messages: Iterable[_Message]) -> Iterable[list[_Message]]:
         yield chunk
 
 
+# The data refused: by PostgreSQL, or by asyncpg before sending (a value its codec cannot encode).
+_REFUSED = (asyncpg.PostgresError, asyncpg.exceptions._base.DataError)
+
+
 async def _apply_chunk(connection: asyncpg.Connection, chunk: list[_Message], report: Rebuilt) -> int:
     """Apply a chunk in a savepoint; if the data is refused, each message alone, skipping the bad ones."""
     try:
@@ -214,7 +218,7 @@ async def _apply_chunk(connection: asyncpg.Connection, chunk: list[_Message], re
         return len(chunk)
     except UNAVAILABLE_ERRORS:
         raise
-    except asyncpg.PostgresError:
+    except _REFUSED:
         pass
     applied = 0
     for m in chunk:
@@ -224,7 +228,7 @@ async def _apply_chunk(connection: asyncpg.Connection, chunk: list[_Message], re
             applied += 1
         except UNAVAILABLE_ERRORS:
             raise
-        except asyncpg.PostgresError as exc:
+        except _REFUSED as exc:
             report.skipped.append(
                 Skipped(f"{m.topic}:{m.partition}:{m.offset}", f"{type(exc).__name__}: {exc}")
             )

@@ -3,9 +3,13 @@
 - Decoding is per message: a malformed message goes to the consumer's dead-letter topic with
   the reason, and the rest of the batch goes on (a consumer never dies on one bad message).
 - Each message is handled inside a consumer span whose parent is the trace in its headers.
-- A ``TransientError`` (or an error from Kafka itself) leaves the batch uncommitted: FastStream
-  seeks back and the batch is read again after a pause. Any other error dead-letters the one
-  message that caused it.
+- An outage (``services.core.errors.is_transient``: a ``TransientError``, Kafka, the database
+  away, a timeout) leaves the batch uncommitted: FastStream seeks back and the batch is read
+  again after a pause. Any other error is the fault of one message: when ``handle_batch`` fails
+  with one, the batch is split in halves and each half handled again, down to the one message
+  that fails alone, which goes to the dead-letter topic with the reason; the rest is handled and
+  committed. A subclass whose ``handle_batch`` writes before it publishes (the decision) thus
+  publishes each good message once.
 - Logging is per batch, not per message (the hot path).
 """
 
@@ -19,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -30,7 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 from contracts.envelope import WireMessage
 from services.core import metrics, tracing
 from services.core.dead_letters import DeadLetters
-from services.core.errors import TransientError
+from services.core.errors import is_transient
 from services.core.publisher import Publisher
 from services.core.settings import Settings
 
@@ -105,7 +108,7 @@ class BatchConsumer(Generic[M]):
             metrics.CONSUMED.labels(self.consumer, topic).inc(count)
         try:
             received = [item for record in records if (item := await self._decode(record)) is not None]
-            await self.handle_batch(received)
+            await self._handle_isolating(received)
             # Commit only what Kafka has stored: wait for every send of this batch, and only this one.
             pending, self._pending = self._pending, []
             await asyncio.gather(*pending)
@@ -128,6 +131,37 @@ class BatchConsumer(Generic[M]):
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
+
+    async def _handle_isolating(self, received: list[Received[M]]) -> None:
+        """``handle_batch``; on a failure that is no outage, the halves again, down to the bad message.
+
+        One bad message in a batch of n costs about 2·log2(n) extra sub-batches, and every other
+        message is handled once more at most per level; ``handle_batch`` must therefore leave
+        nothing half done when it raises (write in one transaction, publish after writing).
+        """
+        try:
+            await self.handle_batch(received)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            if len(received) > 1:
+                log.warning(
+                    "a message of the batch failed: handling the batch in halves to find it",
+                    extra={"consumer": self.consumer, "records": len(received), "error": repr(exc)},
+                )
+                half = len(received) // 2
+                await self._handle_isolating(received[:half])
+                await self._handle_isolating(received[half:])
+            elif received:
+                await self._dead_letter(received[0], exc)
+            else:
+                log.error("an empty batch failed", extra={"consumer": self.consumer, "error": repr(exc)})
+
+    async def _dead_letter(self, item: Received[M], exc: BaseException) -> None:
+        with self._span(item.record, item.message) as span:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            await self.dead_letters.send(item.record, self.stage, f"{type(exc).__name__}: {exc}", exc)
 
     async def _decode(self, record: ConsumerRecord) -> Received[M] | None:
         if record.value is None:
@@ -160,7 +194,7 @@ class BatchConsumer(Generic[M]):
                 try:
                     await self.handle(item)
                 except Exception as exc:
-                    if _is_transient(exc):
+                    if is_transient(exc):
                         raise
                     span.record_exception(exc)
                     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
@@ -172,7 +206,3 @@ class BatchConsumer(Generic[M]):
     async def publish(self, topic: str, key: bytes, message: WireMessage) -> None:
         """Publish as part of the current batch: its offsets are committed only once Kafka has it."""
         self._pending.append(await self.publisher.send(topic, key, message))
-
-
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, TransientError | KafkaError | ConnectionError | asyncio.TimeoutError)

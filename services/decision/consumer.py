@@ -1,21 +1,28 @@
 """Reads the change topics, applies the rules, publishes the decision record and its commands.
 
 Both are keyed by the record the change concerns, so everything about one record stays in order.
+Per batch: load the state the rules read, decide every change, write what the decision learnt
+(write intents, deletions, versions seen) in one transaction, and only then publish. A batch
+whose write fails publishes nothing, so when the batch is handled again in halves to find the
+message at fault (``BatchConsumer``), each good change is published once and the bad one is
+dead-lettered.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from opentelemetry import trace
+from opentelemetry import context, trace
+from opentelemetry.context import Context
 from pydantic import TypeAdapter
 
 from contracts.entities import ProjectSnapshot
-from contracts.envelope import ChangeEvent, Command, DecisionRecord, EntityType, SourceSystem
+from contracts.envelope import ChangeEvent, DecisionRecord, EntityType, SourceSystem
 from contracts.ids import decision_id
 from contracts.topics import CHANGE_TOPICS, COMMAND_TOPICS, DECISION_CONSUMER, SYNC_DECISIONS, record_key
-from projections import decision_state, drifti_accounts, links
+from projections import decision_state, drifti_accounts
 from projections.database import UNAVAILABLE_ERRORS, Database
 from services.core import metrics
 from services.core.batch_consumer import BatchConsumer, Received
@@ -25,6 +32,7 @@ from services.core.settings import Settings
 from services.decision.decide import decide
 from services.decision.links import NO_LINKS, LinkKey
 from services.decision.rules.drifti_invoices import NO_ACCOUNTS, AccountMap
+from services.decision.rules.text import text_problem
 from services.decision.ruling import Ruling
 
 
@@ -55,6 +63,15 @@ def link_keys(event: ChangeEvent) -> list[LinkKey]:
     return keys
 
 
+@dataclass(frozen=True)
+class _Decided:
+    """One change's decision, to publish once the batch's state is written."""
+
+    event: ChangeEvent
+    ruling: Ruling
+    trace_context: Context  # the change's consumer span: the publications continue its trace
+
+
 class DecisionConsumer(BatchConsumer[ChangeEvent]):
     """Loads the links a batch needs once, then decides each change with them.
 
@@ -70,18 +87,17 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
         self.database = database
         self.links = NO_LINKS
         self.accounts: AccountMap = NO_ACCOUNTS
-        self._issued: list[Command] = []
-        self._decided: list[tuple[ChangeEvent, Ruling]] = []
+        self._decided: list[_Decided] = []
 
     async def handle_batch(self, received: list[Received[ChangeEvent]]) -> None:
-        keys = [key for item in received for key in link_keys(item.message)]
-        self._issued = []
+        # A record whose text cannot be stored is rejected without reading any state (S-X2): its
+        # natural keys must not reach a query.
+        events = [item.message for item in received if text_problem(item.message.snapshot) is None]
+        keys = [key for event in events for key in link_keys(event)]
         self._decided = []
         try:
             # Links, creates in flight, deletions (S-P7) and the newest versions seen, in one go.
-            self.links = await decision_state.load(
-                self.database.pool, [item.message for item in received], keys
-            )
+            self.links = await decision_state.load(self.database.pool, events, keys)
             # D-L1: the account mapping of the tenants whose Drifti invoices are in this batch.
             self.accounts = await drifti_accounts.load(
                 self.database.pool,
@@ -93,31 +109,42 @@ class DecisionConsumer(BatchConsumer[ChangeEvent]):
                 ),
             )
             await super().handle_batch(received)
-            # Before the batch commits, and long before a writer's round trip and the other side's
-            # webhook can bring the echo back.
-            await links.record_intents(self.database.pool, self._issued)
-            await decision_state.save(self.database.pool, self._decided)
+            # Before anything is published, and long before a writer's round trip and the other
+            # side's webhook can bring the echo back.
+            await decision_state.save(
+                self.database.pool,
+                [(d.event, d.ruling) for d in self._decided],
+                # Write intents recognise a two-way echo; Drifti's one-way creates have none, and
+                # an intent under a customer's number would hide that customer's own Tripletex change.
+                [c for d in self._decided for c in d.ruling.commands if c.source is not SourceSystem.DRIFTI],
+            )
         except UNAVAILABLE_ERRORS as exc:
             raise TransientError(f"link table unavailable: {exc}") from exc
+        for decided in self._decided:
+            await self._publish(decided)
 
     async def handle(self, item: Received[ChangeEvent]) -> None:
         event = item.message
         ruling = decide(event, self.links, self.accounts)
-        metrics.DECISIONS.labels(ruling.rule_id, ruling.verdict.value).inc()
         # The decision hop of the trace is this message's consumer span: it says what was decided.
         trace.get_current_span().set_attributes(
             {"tsync.rule_id": ruling.rule_id, "tsync.verdict": ruling.verdict.value}
         )
-        key = record_key(event.tenant_id, event.entity_type, event.entity_id)
-        await self.publish(SYNC_DECISIONS, key, decision_record(event, ruling))
-        for command in ruling.commands:
-            await self.publish(COMMAND_TOPICS[command.target], key, command)
-        # Write intents recognise a two-way echo; Drifti's one-way creates have none, and an
-        # intent under a customer's number would hide that customer's own Tripletex change.
-        self._issued.extend(c for c in ruling.commands if c.source is not SourceSystem.DRIFTI)
         # The next change of this batch (a create and its delete delivered together) sees it.
         self.links = self.links.remember(ruling.commands, ruling.deleted, decision_state.seen_key(event))
-        self._decided.append((event, ruling))
+        self._decided.append(_Decided(event, ruling, context.get_current()))
+
+    async def _publish(self, decided: _Decided) -> None:
+        event, ruling = decided.event, decided.ruling
+        metrics.DECISIONS.labels(ruling.rule_id, ruling.verdict.value).inc()
+        key = record_key(event.tenant_id, event.entity_type, event.entity_id)
+        token = context.attach(decided.trace_context)
+        try:
+            await self.publish(SYNC_DECISIONS, key, decision_record(event, ruling))
+            for command in ruling.commands:
+                await self.publish(COMMAND_TOPICS[command.target], key, command)
+        finally:
+            context.detach(token)
 
 
 def register(
