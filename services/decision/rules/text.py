@@ -34,23 +34,32 @@ _SIDE = {"svenn": "Svenn", "tripletex": "Tripletex", "drifti": "Drifti"}
 
 
 def text_problem(snapshot: BaseModel | None, path: str = "") -> str | None:
-    """The first field of ``snapshot`` (nested ones included) that cannot be stored, and why."""
+    """The first field of ``snapshot`` (nested ones included) that cannot be stored, and why.
+
+    On the decision's hot path for every change: the fields are scanned as they are, and words
+    are made only for a field at fault.
+    """
     if snapshot is None:
         return None
-    for name, value in snapshot:
-        where = f"{path}{name}"
-        items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
-        for index, item in items:
-            at = where if index is None else f"{where}[{index}]"
-            if isinstance(item, BaseModel):
-                problem = text_problem(item, f"{at}.")
-            elif isinstance(item, str):
-                problem = _string_problem(name, item)
-                problem = f"{at} {problem}" if problem else None
-            else:
-                problem = None
+    for name, value in snapshot.__dict__.items():
+        if isinstance(value, str):
+            problem = _string_problem(name, value)
+            if problem is not None:
+                return f"{path}{name} {problem}"
+        elif isinstance(value, BaseModel):
+            problem = text_problem(value, f"{path}{name}.")
             if problem is not None:
                 return problem
+        elif isinstance(value, tuple):
+            for index, item in enumerate(value):
+                at, problem = f"{path}{name}[{index}]", None
+                if isinstance(item, BaseModel):
+                    problem = text_problem(item, f"{at}.")
+                elif isinstance(item, str):
+                    problem = _string_problem(name, item)
+                    problem = None if problem is None else f"{at} {problem}"
+                if problem is not None:
+                    return problem
     return None
 
 
