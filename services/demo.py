@@ -69,6 +69,7 @@ async def run_demo(settings: Settings) -> int:
         t = sandbox.tenant
         print("engine running (ingest, decision, both writers, projections) on real Kafka and PostgreSQL")
         print(f"  engine     {sandbox.engine_url}  (webhooks from both sides)")
+        print(f"  internal   {sandbox.internal_url}  (metrics; ingest API with a token)")
         print(f"  tripletex  {sandbox.tripletex_url}/v2  (simulator, company {t.company_id})")
         print(f"  svenn      {sandbox.svenn_url}/api/v1  (simulator)")
         print(f"tenant: {t.tenant_id}")

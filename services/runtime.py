@@ -1,18 +1,31 @@
 """Builds and runs any set of the engine's roles in one process.
 
 Each role can run alone (``tsync run decision``) or all together (``tsync run all``); either
-way the process has one Kafka broker connection, one HTTP server (health, readiness, and the
-ingest API when the ingest role is there) and, for projections, one database pool.
+way the process has one Kafka broker connection, two HTTP listeners and, for projections, one
+database pool:
+
+* the public one (``HTTP_PORT``, ``http_app``): ``/healthz``, ``/readyz``, with the ingest role
+  the signed webhooks under ``/webhooks/``, with the projections role the panel (own login);
+* the internal one (``INTERNAL_HTTP_PORT``, ``internal_app``), never behind the public Ingress:
+  ``/metrics``, and with the ingest role the ingest API ``POST /v1/changes`` (a producer's token
+  from ``INGEST_API_TOKENS``) and ``GET /tenants/{t}/readiness`` (an ``OPERATOR_TOKENS`` token).
+
+Both refuse a body over ``MAX_BODY_BYTES`` with 413 before reading it in full.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from enum import StrEnum
+from types import FrameType
 from typing import Any
 
+import asyncpg
+import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from faststream import FastStream
@@ -25,6 +38,7 @@ from projections import open_errors
 from projections.database import Database
 from services.core import metrics
 from services.core.batch_consumer import BatchConsumer
+from services.core.http_edge import BearerTokens, BodyLimit, RecentAnswers
 from services.core.lag import measure_lag
 from services.core.logs import configure_logging
 from services.core.publisher import Publisher
@@ -84,6 +98,10 @@ class Runtime:
         # Writers park a paused tenant's commands when the tenants come from the registry.
         self.write_gate = gate_for(self.tenants)
         self.publisher = Publisher(settings)
+        # Parsed here, so a malformed token list stops the process at start-up, naming the variable.
+        self.producers = BearerTokens.parse("INGEST_API_TOKENS", settings.ingest_api_tokens)
+        self.operators = BearerTokens.parse("OPERATOR_TOKENS", settings.operator_tokens)
+        self._database_lock = asyncio.Lock()
         self.consumers: list[BatchConsumer[Any]] = []
         if self.database is not None and Role.DECISION in self.roles:
             self.consumers.append(decision.register(self.broker, self.publisher, settings, self.database))
@@ -146,6 +164,14 @@ class Runtime:
         """The roles as a FastStream application (for ``faststream run`` and AsyncAPI documents)."""
         return FastStream(self.broker, on_startup=[self._prepare], after_shutdown=[self._close])
 
+    async def database_pool(self) -> asyncpg.Pool:
+        """The process's database pool; a role without one (the ingest alone) opens it on first use, once."""
+        async with self._database_lock:
+            if self.database is None:
+                self.database = Database(self.settings.database_url)
+            await self.database.start()  # opens and migrates only the first time
+        return self.database.pool
+
     async def _prepare(self) -> None:
         if self.settings.create_topics:
             await ensure_topics(self.settings)
@@ -166,7 +192,7 @@ class Runtime:
             await self.database.stop()
 
     def http_app(self) -> FastAPI:
-        """Health, readiness and (with the ingest role) the ingest API; its lifespan runs the roles."""
+        """The public listener: health, readiness, webhooks, panel. Its lifespan runs the roles."""
 
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -179,21 +205,8 @@ class Runtime:
         # FastAPI's own request spans would be a second server span (and trace) per webhook: the
         # receivers make theirs, with the tenant, continuing the caller's traceparent (STYLE: one mechanism).
         api = FastAPI(title="tripletex-sync", lifespan=lifespan, telemetry={"tracing": False})
-
-        @api.get("/healthz")
-        async def healthz() -> dict[str, str]:
-            return {"status": "ok"}
-
-        @api.get("/metrics")
-        async def metrics_endpoint() -> Response:
-            if self.started:
-                for (consumer, topic), value in (
-                    await measure_lag(self.settings, self.consumer_topics())
-                ).items():
-                    metrics.CONSUMER_LAG.labels(consumer, topic).set(value)
-            if self.started and self.database is not None and Role.PROJECTIONS in self.roles:
-                await open_errors.refresh_gauge(self.database.pool)
-            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        api.add_middleware(BodyLimit, max_bytes=self.settings.max_body_bytes)
+        api.add_api_route("/healthz", _healthz, methods=["GET"])
 
         @api.get("/readyz")
         async def readyz() -> JSONResponse:
@@ -203,13 +216,16 @@ class Runtime:
             )
 
         if Role.INGEST in self.roles:
-            api.include_router(change_routes(self.publisher))
             api.include_router(svenn_webhook_routes(self.publisher, self.tenants))
             api.include_router(drifti_webhook_routes(self.publisher, self.tenants, self.drifti_readers))
-            api.include_router(readiness_routes(self.tenants))
-            api.include_router(hours_export_routes(self.tenants, self.publisher, self.settings.database_url))
+            api.include_router(hours_export_routes(self.tenants, self.publisher, self.database_pool))
             api.include_router(
-                tripletex_webhook_routes(self.publisher, self.tenants, client_fetcher(self.tripletex_clients))
+                tripletex_webhook_routes(
+                    self.publisher,
+                    self.tenants,
+                    client_fetcher(self.tripletex_clients),
+                    recent=RecentAnswers(self.settings.tripletex_dedupe_window_s),
+                )
             )
         if self.database is not None and Role.PROJECTIONS in self.roles:
             secret = self.settings.panel_session_secret
@@ -224,19 +240,97 @@ class Runtime:
             )
         return api
 
+    def internal_app(self) -> FastAPI:
+        """The internal listener: metrics, and with the ingest role the ingest API and readiness.
+
+        No lifespan: it serves the roles the public app's lifespan runs (``serve`` starts it after).
+        """
+        api = FastAPI(title="tripletex-sync internal", telemetry={"tracing": False})
+        api.add_middleware(BodyLimit, max_bytes=self.settings.max_body_bytes)
+        api.add_api_route("/healthz", _healthz, methods=["GET"])
+        api.add_api_route("/metrics", self._metrics, methods=["GET"])
+        if Role.INGEST in self.roles:
+            api.include_router(change_routes(self.publisher, self.producers))
+            api.include_router(readiness_routes(self.tenants, self.operators))
+        return api
+
+    async def _metrics(self) -> Response:
+        if self.started:
+            for (consumer, topic), value in (
+                await measure_lag(self.settings, self.consumer_topics())
+            ).items():
+                metrics.CONSUMER_LAG.labels(consumer, topic).set(value)
+        if self.started and self.database is not None and Role.PROJECTIONS in self.roles:
+            await open_errors.refresh_gauge(self.database.pool)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
 
 def serve(roles: Iterable[Role], settings: Settings | None = None) -> None:
-    """Run the roles until SIGINT/SIGTERM (uvicorn handles the signals and the lifespan)."""
-    import uvicorn
-
+    """Run the roles until SIGINT/SIGTERM: both listeners in one event loop (see ``serve_both``)."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings.service_name)
     runtime = Runtime(settings, roles)
-    uvicorn.run(
-        runtime.http_app(),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
+    if Role.INGEST in runtime.roles and not runtime.producers:
+        log.warning("INGEST_API_TOKENS is not set: the ingest API refuses every change")
+    asyncio.run(serve_both(runtime))
+
+
+async def serve_both(runtime: Runtime) -> None:
+    """The public and the internal listener of ``runtime`` until a signal stops them.
+
+    Both ports are bound first (a port in use fails before anything starts). The public app's
+    lifespan starts the roles; the internal listener opens once they run. On SIGINT/SIGTERM the
+    internal listener stops first and the public one waits for it before its lifespan stops the
+    roles, so no change is taken by a process that is stopping its publisher.
+    """
+    settings = runtime.settings
+    options: dict[str, Any] = {"host": settings.http_host, "log_config": None, "access_log": False}
+    internal = _InternalServer(
+        uvicorn.Config(runtime.internal_app(), port=settings.internal_http_port, lifespan="off", **options)
     )
+    public = _PublicServer(uvicorn.Config(runtime.http_app(), port=settings.http_port, **options), internal)
+    sockets = (public.config.bind_socket(), internal.config.bind_socket())
+    try:
+        serving = asyncio.create_task(public.serve(sockets=[sockets[0]]))
+        while not public.started:  # uvicorn exposes a flag, not an event
+            if serving.done():
+                await serving  # start-up failed (uvicorn logged why)
+                return
+            await asyncio.sleep(0.05)
+        public.internal_serving = asyncio.create_task(internal.serve(sockets=[sockets[1]]))
+        await serving
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+class _InternalServer(uvicorn.Server):
+    """Leaves signals to the public server, which stops this one."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _PublicServer(uvicorn.Server):
+    """Stops the internal server with itself, and waits for it before the lifespan stops the roles."""
+
+    def __init__(self, config: uvicorn.Config, internal: uvicorn.Server) -> None:
+        super().__init__(config)
+        self.internal = internal
+        self.internal_serving: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.internal.should_exit = True
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        self.internal.should_exit = True
+        if self.internal_serving is not None:
+            await self.internal_serving
+        await super().shutdown(sockets=sockets)

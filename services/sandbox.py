@@ -5,8 +5,10 @@ accounts: the end-to-end tests, ``tsync demo``, and load tests or demos of your 
 on the current event loop and on free 127.0.0.1 ports (real HTTP, nothing mocked):
 
 * the Tripletex simulator and the Svenn simulator (each behind uvicorn, via ``serve_asgi``);
-* the engine, ``Runtime(settings, ALL_ROLES)``, with its ``http_app()`` behind uvicorn, against
-  the Kafka and PostgreSQL that ``settings`` name (real ones: the sandbox fakes nothing);
+* the engine, ``Runtime(settings, ALL_ROLES)``, with its ``http_app()`` (``engine_url``: webhooks,
+  panel) and its ``internal_app()`` (``internal_url``: metrics, the token-guarded ingest API)
+  behind uvicorn, against the Kafka and PostgreSQL that ``settings`` name (real ones: the sandbox
+  fakes nothing);
 * per tenant: a Tripletex company and a Svenn tenant, registered in a ``StaticTenantDirectory``
   with webhook secrets, and the webhooks of both sides pointed at the engine's receivers;
 * the Drifti simulator too: ``add_drifti(tenant, demo=...)`` gives a tenant a Drifti account
@@ -194,6 +196,7 @@ class Sandbox:
     tenants: StaticTenantDirectory = field(init=False, default_factory=StaticTenantDirectory)
     connected: dict[str, SandboxTenant] = field(init=False, default_factory=dict)
     engine_url: str = field(init=False, default="")
+    internal_url: str = field(init=False, default="")
     svenn_url: str = field(init=False, default="")
     tripletex_url: str = field(init=False, default="")
     drifti_url: str = field(init=False, default="")
@@ -228,6 +231,10 @@ class Sandbox:
             )
             # The engine's lifespan starts the roles (topics, migrations, consumers) before it serves.
             self.engine_url = await self._stack.enter_async_context(serve_asgi(self.runtime.http_app()))
+            # The internal listener serves the roles the public app's lifespan started.
+            self.internal_url = await self._stack.enter_async_context(
+                serve_asgi(self.runtime.internal_app(), lifespan="off")
+            )
             self._pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=3)
             await self.add_tenant()
         except BaseException:

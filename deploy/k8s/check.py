@@ -3,8 +3,10 @@
 - every Kubernetes kind against its official schema (bundled in ``kubernetes-validate``), strictly;
 - KEDA ``ScaledObject`` and Strimzi ``KafkaTopic`` against the schemas in ``schemas/``;
 - consistency with the code: every topic in ``contracts.topics`` has a ``KafkaTopic``, every
-  consumer group is scaled on its own topics, every ConfigMap key is a setting the services read,
-  and every role runs a command the CLI knows.
+  consumer group is scaled on its own topics, every ConfigMap and Secret key is a setting the
+  services read, and every role runs a command the CLI knows;
+- the edge: an Ingress routes only ``/webhooks/`` and never to an internal port, and Prometheus
+  scrapes ``/metrics`` on each pod's internal port (where it is served).
 
 Usage: python deploy/k8s/check.py RENDERED.yaml [...]   (``deploy/k8s/check.sh`` renders and calls it)
 """
@@ -51,22 +53,28 @@ def check(documents: list[dict[str, Any]]) -> list[str]:
     return problems + _consistency(documents)
 
 
-def _consistency(documents: list[dict[str, Any]]) -> list[str]:
-    problems = []
+def _by_kind(documents: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for doc in documents:
         by_kind.setdefault(doc["kind"], []).append(doc)
+    return by_kind
+
+
+def _consistency(documents: list[dict[str, Any]]) -> list[str]:
+    problems = []
+    by_kind = _by_kind(documents)
     topics = {d["spec"].get("topicName", d["metadata"]["name"]) for d in by_kind.get("KafkaTopic", [])}
     for spec in topic_specs(6):
         if spec.name not in topics:
             problems.append(f"topic {spec.name} has no KafkaTopic")
     settings = {name.upper() for name in Settings.model_fields}
-    for config in by_kind.get("ConfigMap", []):
-        for key in config.get("data", {}):
+    for config in by_kind.get("ConfigMap", []) + by_kind.get("Secret", []):
+        for key in {**config.get("data", {}), **config.get("stringData", {})}:
             if key not in settings | OTEL_KEYS:
                 problems.append(
-                    f"ConfigMap/{config['metadata']['name']}: {key} is not a setting the services read"
+                    f"{config['kind']}/{config['metadata']['name']}: {key} is not a setting the services read"
                 )
+    problems += _edge(by_kind)
     roles = {str(role) for role in ALL_ROLES}
     for deployment in by_kind.get("Deployment", []):
         args = deployment["spec"]["template"]["spec"]["containers"][0].get("args", [])
@@ -83,6 +91,42 @@ def _consistency(documents: list[dict[str, Any]]) -> list[str]:
                 problems.append(
                     f"ScaledObject/{scaled['metadata']['name']}: topic {trigger['metadata']['topic']}"
                 )
+    return problems
+
+
+def _edge(by_kind: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Only webhooks are public; the internal port (ingest API, readiness, metrics) stays inside."""
+    problems = []
+    internal_ports = {
+        (service["metadata"]["name"], port.get("name")): port
+        for service in by_kind.get("Service", [])
+        for port in service["spec"]["ports"]
+        if port.get("targetPort") == "internal"
+    }
+    for ingress in by_kind.get("Ingress", []):
+        for rule in ingress["spec"].get("rules", []):
+            for path in rule.get("http", {}).get("paths", []):
+                service = path["backend"]["service"]
+                port = service["port"].get("name") or service["port"].get("number")
+                exposed = any(
+                    name == service["name"] and port in (port_name, spec["port"])
+                    for (name, port_name), spec in internal_ports.items()
+                )
+                if not path["path"].startswith("/webhooks/") or exposed:
+                    problems.append(
+                        f"Ingress/{ingress['metadata']['name']}: routes {path['path']} to "
+                        f"{service['name']}:{port}; only /webhooks/ on a public port may be routed"
+                    )
+    internal_port = str(Settings.model_fields["internal_http_port"].default)
+    for deployment in by_kind.get("Deployment", []):
+        template = deployment["spec"]["template"]
+        scraped = template["metadata"].get("annotations", {}).get("prometheus.io/port")
+        ports = {str(p["containerPort"]) for p in template["spec"]["containers"][0].get("ports", [])}
+        if scraped is not None and (scraped != internal_port or scraped not in ports):
+            problems.append(
+                f"Deployment/{deployment['metadata']['name']}: Prometheus scrapes port {scraped}, "
+                f"but /metrics is on the internal port {internal_port}"
+            )
     return problems
 
 

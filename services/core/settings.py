@@ -28,8 +28,28 @@ class Settings(BaseSettings):
     create_topics: bool = Field(True, description="Create missing topics at start-up.")
     batch_max_records: int = Field(500, description="Most records a consumer takes in one batch.")
     batch_timeout_ms: int = Field(100, description="How long a consumer waits to fill a batch.")
-    http_host: str = Field("127.0.0.1", description="Address the HTTP server (health, ingest API) binds to.")
-    http_port: int = Field(8080, description="Port of the HTTP server (health, readiness, ingest API).")
+    http_host: str = Field("127.0.0.1", description="Address both HTTP servers (public, internal) bind to.")
+    http_port: int = Field(8080, description="Port of the public HTTP server (webhooks, health, panel).")
+    internal_http_port: int = Field(
+        8081, description="Port of the internal HTTP server (ingest API, metrics, operator readiness)."
+    )
+    ingest_api_tokens: SecretStr | None = Field(
+        None,
+        description="Producers' bearer tokens for the internal ingest API, `name:token` comma-separated; "
+        "unset: every call is refused.",
+    )
+    operator_tokens: SecretStr | None = Field(
+        None,
+        description="Operators' bearer tokens (`name:token`, comma-separated) for the internal "
+        "listener's tenant readiness; unset: refused.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576, description="Largest request body either HTTP server takes; a larger one gets 413."
+    )
+    tripletex_dedupe_window_s: float = Field(
+        3600,
+        description="Seconds a Tripletex delivery's idempotency-key is remembered (repeats publish nothing).",
+    )
     log_level: str = Field("INFO", description="Log level of the engine's loggers.")
     log_format: Literal["json", "text"] = Field("json", description="json (structured) or text logs.")
     service_name: str = Field("tripletex-sync", description="OpenTelemetry service.name.")

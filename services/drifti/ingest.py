@@ -28,11 +28,12 @@ from contracts.envelope import ChangeEvent, ChangeKind, SourceSystem
 from contracts.ids import change_event_id
 from contracts.topics import DRIFTI_CHANGES, record_key
 from services.core import tracing
+from services.core.http_edge import authenticate_webhook, unauthorized
 from services.core.publisher import Publisher
-from services.core.tenants import DriftiAccess, TenantDirectory, UnknownTenant
-from services.drifti.client import DriftiClient, DriftiError, DriftiSignatureError
-from services.drifti.client.models import Customer, Invoice, Job, Payment
-from services.drifti.client.webhooks import parse_webhook
+from services.core.tenants import DriftiAccess, TenantConfig, TenantDirectory, UnknownTenant
+from services.drifti.client import DriftiClient, DriftiError
+from services.drifti.client.models import Customer, Invoice, Job, Payment, WebhookEvent
+from services.drifti.client.webhooks import signature_problem
 from services.drifti.snapshots import (
     ENTITY_TYPE,
     DriftiRecord,
@@ -228,6 +229,21 @@ class DriftiReaders:
             await reader.client.aclose()
 
 
+async def authenticate_drifti(
+    tenants: TenantDirectory, tenant_id: str, body: bytes, request: Request
+) -> tuple[TenantConfig | None, str]:
+    """``(tenant, "")`` when Drifti signed the request with the tenant's webhook secret, else ``(None, why)``.
+
+    For the webhooks and for the hours export Drifti's button calls: signed the same way.
+    """
+    return await authenticate_webhook(
+        tenants,
+        tenant_id,
+        lambda t: t.drifti.webhook_secret if t.drifti is not None else None,
+        lambda secret: signature_problem(secret, body, request.headers),
+    )
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"status": status, "code": code, "message": message}}, status)
 
@@ -264,18 +280,14 @@ async def _receive(
         )
         return _error(status, code, message)
 
+    # Authentic before anything is parsed; every refusal gets the same 401 (the reason is logged).
+    tenant, refusal = await authenticate_drifti(tenants, tenant_id, body, request)
+    if tenant is None:
+        return unauthorized(log, "a Drifti webhook", refusal)
     try:
-        tenant = await tenants.get(tenant_id)
-    except UnknownTenant:
-        return rejected(404, "UNKNOWN_TENANT", f"No tenant {tenant_id!r} is registered.")
-    if tenant.drifti is None or tenant.drifti.webhook_secret is None:
-        return rejected(403, "WEBHOOKS_NOT_CONFIGURED", "This tenant has no Drifti webhook secret.")
-    try:
-        webhook = parse_webhook(tenant.drifti.webhook_secret, body, dict(request.headers))
-    except DriftiSignatureError as exc:
-        return rejected(401, "INVALID_SIGNATURE", exc.message)
-    except (ValidationError, ValueError) as exc:
-        return rejected(422, "INVALID_EVENT", f"The body is not a Drifti event: {exc}")
+        webhook = WebhookEvent.model_validate_json(body)
+    except ValidationError as exc:
+        return rejected(422, "INVALID_EVENT", f"The body is not a Drifti event: {exc.error_count()} errors")
     if webhook.tenant != tenant_id:
         return rejected(400, "TENANT_MISMATCH", f"The event is for Drifti tenant {webhook.tenant!r}.")
     try:

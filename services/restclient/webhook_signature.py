@@ -30,6 +30,38 @@ def compute_signature(secret: str | SecretStr, timestamp: int | str, body: bytes
     return f"sha256={mac.hexdigest()}"
 
 
+def signature_problem(
+    secret: str | SecretStr,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    *,
+    tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> str | None:
+    """Why the delivery is not authentic and fresh, or ``None`` when it is.
+
+    ``signature`` may hold several comma-separated ``sha256=`` values (one per active secret
+    while a secret is being rotated); any match is enough. Compared as bytes, so any header
+    value (non-ASCII too) is just a mismatch.
+    """
+    if not signature or not timestamp:
+        return "Webhook is missing its signature or timestamp header."
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        return "Webhook timestamp is not an integer."
+    current = time.time() if now is None else now
+    if abs(current - sent_at) > tolerance_seconds:
+        return "Webhook timestamp is outside the tolerance window (replay?)."
+    expected = compute_signature(secret, sent_at, body).encode()
+    candidates = [c.strip().encode("utf-8", "surrogateescape") for c in signature.split(",") if c.strip()]
+    # compare_digest for every candidate: timing must not reveal how much of a guess matched.
+    if not any([hmac.compare_digest(expected, c) for c in candidates]):
+        return "Webhook signature does not match."
+    return None
+
+
 def verify_signature(
     secret: str | SecretStr,
     body: bytes,
@@ -40,25 +72,12 @@ def verify_signature(
     tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
     now: float | None = None,
 ) -> None:
-    """Raise ``error(message)`` unless the delivery is authentic and fresh.
-
-    ``signature`` may hold several comma-separated ``sha256=`` values (one per active secret
-    while a secret is being rotated); any match is enough.
-    """
-    if not signature or not timestamp:
-        raise error("Webhook is missing its signature or timestamp header.")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise error("Webhook timestamp is not an integer.") from None
-    current = time.time() if now is None else now
-    if abs(current - sent_at) > tolerance_seconds:
-        raise error("Webhook timestamp is outside the tolerance window (replay?).")
-    expected = compute_signature(secret, sent_at, body)
-    candidates = [c.strip() for c in signature.split(",") if c.strip()]
-    # compare_digest for every candidate: timing must not reveal how much of a guess matched.
-    if not any(hmac.compare_digest(expected.encode(), c.encode()) for c in candidates):
-        raise error("Webhook signature does not match.")
+    """Raise ``error(message)`` unless the delivery is authentic and fresh (see ``signature_problem``)."""
+    problem = signature_problem(
+        secret, body, signature, timestamp, tolerance_seconds=tolerance_seconds, now=now
+    )
+    if problem is not None:
+        raise error(problem)
 
 
 @dataclass(frozen=True)
@@ -110,6 +129,21 @@ class WebhookVerifier(Generic[E]):
             now=now,
         )
 
+    def signature_problem(
+        self,
+        secret: str | SecretStr,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
+        now: float | None = None,
+    ) -> str | None:
+        """Why a delivery (its raw body and headers) is not authentic and fresh; ``None`` when it is."""
+        signature, timestamp = self.headers.read(headers)
+        return signature_problem(
+            secret, body, signature, timestamp, tolerance_seconds=tolerance_seconds, now=now
+        )
+
     def parse_webhook(
         self,
         secret: str | SecretStr,
@@ -120,10 +154,9 @@ class WebhookVerifier(Generic[E]):
         now: float | None = None,
     ) -> E:
         """Verify a delivery and return it as the product's typed event."""
-        signature, timestamp = self.headers.read(headers)
-        self.verify_signature(
-            secret, body, signature, timestamp, tolerance_seconds=tolerance_seconds, now=now
-        )
+        problem = self.signature_problem(secret, body, headers, tolerance_seconds=tolerance_seconds, now=now)
+        if problem is not None:
+            raise self.error(problem)
         try:
             return self.event.model_validate_json(body)
         except ValidationError as exc:

@@ -22,11 +22,11 @@ from contracts.envelope import ChangeEvent, ChangeKind, SourceSystem
 from contracts.ids import change_event_id
 from contracts.topics import SVENN_CHANGES, record_key
 from services.core import tracing
+from services.core.http_edge import authenticate_webhook, unauthorized
 from services.core.publisher import Publisher
-from services.core.tenants import TenantDirectory, UnknownTenant
-from services.svenn.client import SvennSignatureError, verify_signature
+from services.core.tenants import TenantDirectory
 from services.svenn.client.models import WebhookEvent
-from services.svenn.client.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from services.svenn.client.webhooks import signature_problem
 from services.svenn.mapping import (
     SvennRecord,
     change_kind_of_event,
@@ -111,21 +111,15 @@ async def _receive(
         )
         return _error(status, code, message, **extra)
 
-    try:
-        tenant = await tenants.get(tenant_id)
-    except UnknownTenant:
-        return rejected(404, "UNKNOWN_TENANT", f"No tenant {tenant_id!r} is registered.")
-    if tenant.svenn is None or tenant.svenn.webhook_secret is None:
-        return rejected(403, "WEBHOOKS_NOT_CONFIGURED", "This tenant has no Svenn webhook secret.")
-    try:
-        verify_signature(
-            tenant.svenn.webhook_secret,
-            body,
-            request.headers.get(SIGNATURE_HEADER),
-            request.headers.get(TIMESTAMP_HEADER),
-        )
-    except SvennSignatureError as exc:
-        return rejected(401, "INVALID_SIGNATURE", exc.message)
+    # Authentic before anything is parsed; every refusal gets the same 401 (the reason is logged).
+    tenant, refusal = await authenticate_webhook(
+        tenants,
+        tenant_id,
+        lambda t: t.svenn.webhook_secret if t.svenn is not None else None,
+        lambda secret: signature_problem(secret, body, request.headers),
+    )
+    if tenant is None:
+        return unauthorized(log, "a Svenn webhook", refusal)
     try:
         webhook = WebhookEvent.model_validate_json(body)
         if webhook.tenant != tenant_id:

@@ -12,7 +12,12 @@ Why each piece is the way it is:
   would stop retrying a change the engine never kept. An outage answers 503 (Tripletex
   retries, and the nightly pass is the net under deliveries it gives up on).
 * The signature is ``base64(HmacSHA512(idempotency-key + "&" + raw body))`` with the tenant's
-  ``webhook_secret``, checked in constant time before the body is even parsed.
+  ``webhook_secret``, checked in constant time before the body is even parsed. Every refusal
+  (unknown tenant, no secret, no or wrong signature) is the same 401.
+* Tripletex's scheme has no timestamp, so a captured delivery verifies forever: the answer to
+  each delivery is remembered by its ``idempotency-key`` for ``TRIPLETEX_DEDUPE_WINDOW_S``, and a
+  repeat within that window gets the same 202 and publishes nothing. A repeat after it, or at
+  another replica, publishes an event with the same id, which everything downstream absorbs.
 * A ``value`` that lacks what the mapping reads (a subscription made without our ``fields``)
   is not trusted: the record is fetched by id with the same ``fields`` selection. Tripletex
   "might skip over a version number or two, but sends over the latest version", so the fetched
@@ -38,7 +43,7 @@ from typing import Any, Protocol
 import httpx
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from opentelemetry.trace import Span
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -47,6 +52,7 @@ from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SourceSystem
 from contracts.ids import change_event_id
 from contracts.topics import TRIPLETEX_CHANGES, record_key
 from services.core import tracing
+from services.core.http_edge import RecentAnswers, authenticate_webhook, unauthorized
 from services.core.publisher import Publisher
 from services.core.tenants import TenantDirectory, TripletexAccess, UnknownTenant
 from services.tripletex.client import (
@@ -75,6 +81,7 @@ WEBHOOK_ROUTE = "/webhooks/tripletex/{tenant_id}"
 SIGNATURE_HEADER = "x-request-signature"
 IDEMPOTENCY_HEADER = "idempotency-key"
 DELETED_VERSION = "deleted"
+DEDUPE_WINDOW_S = 3600.0  # the default of TRIPLETEX_DEDUPE_WINDOW_S
 
 _KINDS = {"create": ChangeKind.CREATED, "update": ChangeKind.UPDATED, "delete": ChangeKind.DELETED}
 
@@ -95,7 +102,9 @@ def signature_problem(
         return f"The {IDEMPOTENCY_HEADER} header is missing; the signature covers it."
     if not signature:
         return f"The {SIGNATURE_HEADER} header is missing."
-    if not hmac.compare_digest(expected_signature(secret, idempotency_key, body), signature.strip()):
+    # Bytes, never str: a non-ASCII header value is a mismatch, not a TypeError (a 500).
+    expected = expected_signature(secret, idempotency_key, body).encode()
+    if not hmac.compare_digest(expected, signature.strip().encode("utf-8", "surrogateescape")):
         return "The signature does not match the body."
     return None
 
@@ -278,20 +287,28 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
 
 
 def tripletex_webhook_routes(
-    publisher: Publisher, tenants: TenantDirectory, fetch: RecordFetcher
+    publisher: Publisher,
+    tenants: TenantDirectory,
+    fetch: RecordFetcher,
+    *,
+    recent: RecentAnswers | None = None,
 ) -> APIRouter:
     """``POST /webhooks/tripletex/{tenant_id}``: verify, map (fetching if needed), publish, 202.
 
     Mount it next to the generic ingest routes: ``app.include_router(tripletex_webhook_routes(
-    publisher, tenants, client_fetcher(TripletexClients(tenants))))``.
+    publisher, tenants, client_fetcher(TripletexClients(tenants))))``. ``recent`` remembers the
+    answers to deliveries by tenant and ``idempotency-key``: a delivery seen within its window
+    gets the same 202 again and publishes nothing (the signature covers the key, so only the
+    holder of the secret can make a new one; Tripletex itself repeats a key only on a retry).
     """
     router = APIRouter()
+    answers = recent if recent is not None else RecentAnswers(DEDUPE_WINDOW_S)
 
     @router.post(WEBHOOK_ROUTE, status_code=202)
-    async def receive_tripletex_webhook(tenant_id: str, request: Request) -> JSONResponse:
+    async def receive_tripletex_webhook(tenant_id: str, request: Request) -> Response:
         body = await request.body()  # raw bytes: the signature covers exactly these
         with tracing.webhook_span(WEBHOOK_ROUTE, tenant_id, request.headers) as span:
-            response = await _receive(publisher, tenants, fetch, tenant_id, body, request, span)
+            response = await _receive(publisher, tenants, fetch, answers, tenant_id, body, request, span)
             span.set_attribute("http.response.status_code", response.status_code)
             return response
 
@@ -302,11 +319,12 @@ async def _receive(
     publisher: Publisher,
     tenants: TenantDirectory,
     fetch: RecordFetcher,
+    answers: RecentAnswers,
     tenant_id: str,
     body: bytes,
     request: Request,
     span: Span,
-) -> JSONResponse:
+) -> Response:
     delivery = request.headers.get(IDEMPOTENCY_HEADER)
 
     def rejected(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -322,17 +340,35 @@ async def _receive(
         )
         return _error(status, code, message, **extra)
 
-    try:
-        tenant = await tenants.get(tenant_id)
-    except UnknownTenant:
-        return rejected(404, "UNKNOWN_TENANT", f"No tenant {tenant_id!r} is registered.")
-    if tenant.tripletex is None or tenant.tripletex.webhook_secret is None:
-        return rejected(403, "WEBHOOKS_NOT_CONFIGURED", "This tenant has no Tripletex webhook secret.")
-    problem = signature_problem(
-        tenant.tripletex.webhook_secret, body, delivery, request.headers.get(SIGNATURE_HEADER)
+    # Authentic before anything is parsed; every refusal gets the same 401 (the reason is logged).
+    tenant, refusal = await authenticate_webhook(
+        tenants,
+        tenant_id,
+        lambda t: t.tripletex.webhook_secret if t.tripletex is not None else None,
+        lambda secret: signature_problem(secret, body, delivery, request.headers.get(SIGNATURE_HEADER)),
     )
-    if problem is not None:
-        return rejected(401, "INVALID_SIGNATURE", problem)
+    if tenant is None or delivery is None:
+        return unauthorized(log, "a Tripletex webhook", refusal)
+    seen = answers.get((tenant_id, delivery))
+    if seen is not None:
+        log.info("a Tripletex delivery came again; answered as before", extra={"idempotency_key": delivery})
+        span.set_attribute("tsync.repeated_delivery", True)
+        return seen
+    response = await _accept(publisher, fetch, tenant_id, body, span, rejected)
+    if response.status_code == 202:
+        answers.put((tenant_id, delivery), response)
+    return response
+
+
+async def _accept(
+    publisher: Publisher,
+    fetch: RecordFetcher,
+    tenant_id: str,
+    body: bytes,
+    span: Span,
+    rejected: Callable[..., JSONResponse],
+) -> JSONResponse:
+    """An authentic delivery: map it (fetching the record when its value is not complete), publish, 202."""
     try:
         payload = WebhookPayload.model_validate_json(body)
     except ValidationError as exc:

@@ -370,7 +370,7 @@ async def test_D_E1_D_H1_export_button_over_http_records_why_and_reports_into_th
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://engine"
             ) as engine:
-                url = f"/tenants/{tenant_id}/drifti/export-hours"
+                url = f"/webhooks/drifti/{tenant_id}/export-hours"
 
                 async def press(body: dict[str, str], signed_with: str | None = secret) -> httpx.Response:
                     """Drifti's button: the request signed like Drifti's webhooks."""
@@ -382,12 +382,14 @@ async def test_D_E1_D_H1_export_button_over_http_records_why_and_reports_into_th
                     return await engine.post(url, content=raw, headers=headers)
 
                 october = {"from": "2026-10-01", "to": "2026-10-31"}
-                assert (await press(october, signed_with=None)).status_code == 401
+                unsigned = await press(october, signed_with=None)
+                assert unsigned.status_code == 401
                 assert (await press(october, signed_with="whsec_someone-else-entirely")).status_code == 401
                 assert (await press({"from": "2026-10-31", "to": "2026-10-01"})).status_code == 422
                 assert (await press({"from": "October"})).status_code == 422
-                unknown = await engine.post("/tenants/nobody/drifti/export-hours", json=october)
-                assert unknown.status_code == 404
+                assert (await press({"from": "2026-01-01", "to": "2026-12-31"})).status_code == 422
+                unknown = await engine.post("/webhooks/drifti/nobody/export-hours", json=october)
+                assert (unknown.status_code, unknown.json()) == (401, unsigned.json())
                 first = await press(october)
                 assert first.status_code == 200, first.text
                 summary = first.json()

@@ -224,7 +224,7 @@ async def test_a_svenn_change_is_one_trace_in_jaeger_from_webhook_to_projection(
     assert services == {_service_name()}
 
     # The writer fed the rate-limit gauge from Tripletex's X-Rate-Limit-* headers on its way.
-    async with httpx.AsyncClient(base_url=sandbox.engine_url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=sandbox.internal_url, timeout=10) as http:
         exposition = (await http.get("/metrics")).text
     (remaining,) = [
         s.value

@@ -29,28 +29,12 @@ from contracts.ids import change_event_id, outcome_id
 from contracts.topics import SVENN_COMMANDS, SYNC_DECISIONS, SYNC_OUTCOMES, record_key
 from services.core.settings import Settings
 from services.operator_actions import restore_link
-from services.runtime import ALL_ROLES, Runtime
+from services.runtime import Runtime
 from tests.integration.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
 
 SVENN, TRIPLETEX = SourceSystem.SVENN, SourceSystem.TRIPLETEX
-
-
-@pytest.fixture(scope="module")
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    rt = Runtime(settings, ALL_ROLES)
-    await rt.start()
-    yield rt
-    await rt.stop()
-
-
-@pytest.fixture(scope="module")
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://i"
-    ) as c:
-        yield c
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""What ``/metrics`` and ``/readyz`` report on a running engine (real Kafka and PostgreSQL)."""
+"""What ``/metrics`` (internal listener) and ``/readyz`` (public) report on a running engine
+(real Kafka and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,10 @@ OPEN_BY_CODE = "SELECT error_code, count(*) AS n FROM error_log WHERE resolved_a
 
 
 @pytest.fixture(scope="module")
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = Runtime(settings, ALL_ROLES)
-    await runtime.start()
+async def public(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=runtime.http_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://engine") as c:
         yield c
-    await runtime.stop()
 
 
 def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -81,8 +79,15 @@ async def test_open_error_log_entries_per_code_match_the_table(
     assert gauge == {code: float(in_table.get(code, 0)) for code in {*CATALOG, *in_table}}
 
 
-async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/healthz")).json() == {"status": "ok"}
-    ready = await client.get("/readyz")
+async def test_health_and_readiness(public: httpx.AsyncClient) -> None:
+    assert (await public.get("/healthz")).json() == {"status": "ok"}
+    ready = await public.get("/readyz")
     assert ready.status_code == 200
     assert set(ready.json()["roles"]) == {str(r) for r in ALL_ROLES}
+
+
+async def test_metrics_are_served_on_the_internal_listener_only(
+    client: httpx.AsyncClient, public: httpx.AsyncClient
+) -> None:
+    assert (await public.get("/metrics")).status_code == 404
+    assert "tsync_messages_published_total" in (await client.get("/metrics")).text

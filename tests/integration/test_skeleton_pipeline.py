@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import asyncpg
@@ -33,28 +32,13 @@ from contracts.topics import (
     record_key,
 )
 from services.core.settings import Settings
-from services.runtime import ALL_ROLES, Runtime
+from services.runtime import Runtime
 from tests.integration.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
 
 OUTCOMES_OF_TENANT = "SELECT * FROM sync_outcome WHERE tenant_id = $1"
 STATUS_OF_TENANT = "SELECT * FROM sync_status WHERE tenant_id = $1"
-
-
-@pytest.fixture(scope="module")
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    rt = Runtime(settings, ALL_ROLES)
-    await rt.start()
-    yield rt
-    await rt.stop()
-
-
-@pytest.fixture(scope="module")
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=runtime.http_app())
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as c:
-        yield c
 
 
 def project_event(tenant_id: str, entity_id: str = "svenn-p-1", version: str = "1") -> ChangeEvent:

@@ -216,13 +216,13 @@ async def test_svenn_webhook_becomes_a_change_event_with_a_deterministic_id(
     # Forged, unsigned, unknown-tenant and malformed deliveries are refused, and publish nothing.
     forged = body.replace(project.id.encode(), b"prj_forged")
     bad = await edges.http.post(hook_url, content=forged, headers=signed(forged, "whsec_not_the_secret"))
-    assert bad.status_code == 401 and bad.json()["error"]["code"] == "INVALID_SIGNATURE"
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "UNAUTHORIZED"
     unsigned = await edges.http.post(hook_url, content=forged, headers={"Content-Type": "application/json"})
     assert unsigned.status_code == 401
     stranger = await edges.http.post(
         f"{edges.ingest_url}/webhooks/svenn/no-such-tenant", content=body, headers=signed(body)
     )
-    assert stranger.status_code == 404 and stranger.json()["error"]["code"] == "UNKNOWN_TENANT"
+    assert (stranger.status_code, stranger.json()) == (401, bad.json())  # no tenant is told apart
     garbage = b'{"event_type": "project.created"}'
     malformed = await edges.http.post(hook_url, content=garbage, headers=signed(garbage))
     assert malformed.status_code == 422

@@ -176,7 +176,8 @@ async def test_project_webhook_lands_on_the_change_topic_and_redelivery_keeps_it
     server_spans = [s for s in spans.get_finished_spans() if s.name == "POST /webhooks/tripletex/{tenant_id}"]
     assert any(s.kind is SpanKind.SERVER for s in server_spans)
 
-    # Tripletex retries a delivery with the same idempotency key and body: same event id.
+    # Tripletex retries a delivery with the same idempotency key and body: the same answer, so the
+    # same event id (the ingest remembers the key and publishes nothing again: test_security_edge.py).
     [delivery] = [
         d
         for d in edge.sim.state.webhooks.deliveries
@@ -187,10 +188,6 @@ async def test_project_webhook_lands_on_the_change_topic_and_redelivery_keeps_it
         again = await http.post(delivery.target_url, content=delivery.body, headers=delivery.headers)
     assert again.status_code == 202, again.text
     assert again.json()["event_id"] == str(event.event_id)
-    records = await read_topic(
-        edge.settings, TRIPLETEX_CHANGES, _of_record(tenant_id, EntityType.PROJECT, project["id"]), 2
-    )
-    assert {e.event_id for e in _events(records)} == {event.event_id}
 
 
 async def test_closing_and_deleting_a_project(edge: Edge, tenant_id: str) -> None:
@@ -273,11 +270,10 @@ async def test_bad_signatures_and_unknown_tenants_are_refused_and_publish_nothin
             f"{edge.url}/webhooks/tripletex/t-nobody", content=forged, headers=signed(forged, "k4")
         )
         sentinel = await http.post(url, content=genuine, headers=signed(genuine, "k5"))
-    for response in (wrong_secret, unsigned, tampered):
+    # One answer for every refusal: it does not tell an unknown tenant from a wrong signature.
+    for response in (wrong_secret, unsigned, tampered, unknown):
         assert response.status_code == 401
-        assert response.json()["error"]["code"] == "INVALID_SIGNATURE"
-    assert unknown.status_code == 404
-    assert unknown.json()["error"]["code"] == "UNKNOWN_TENANT"
+        assert response.json()["error"]["code"] == "UNAUTHORIZED"
     assert sentinel.status_code == 202
 
     # Same key, so same partition, in order: a forged event would have come before the sentinel.

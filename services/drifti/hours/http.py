@@ -1,28 +1,39 @@
-"""``POST /tenants/{tenant_id}/drifti/export-hours``: what Drifti's "Export hours to Tripletex"
+"""``POST /webhooks/drifti/{tenant_id}/export-hours``: what Drifti's "Export hours to Tripletex"
 button calls. Runs the export (D-H1) and answers with its summary; exporting again is safe.
 
-The call writes to the tenant's Tripletex, so when the tenant has a Drifti webhook secret the
-request must be signed with it exactly as Drifti signs its webhooks (``X-Drifti-Signature`` over
-``X-Drifti-Timestamp`` and the raw body): only Drifti, or someone holding that secret, can
-start an export. Operators use ``tsync export-hours`` instead.
+The call writes to the tenant's Tripletex, so it must be signed with the tenant's Drifti webhook
+secret exactly as Drifti signs its webhooks (``X-Drifti-Signature`` over ``X-Drifti-Timestamp``
+and the raw body): only Drifti, or someone holding that secret, can start an export. A tenant
+without that secret cannot be exported over HTTP at all, and every refusal (unknown tenant, no
+secret, no or wrong signature) is the same 401. It sits under ``/webhooks/`` because Drifti
+reaches it through the public Ingress like its webhooks. Operators use ``tsync export-hours``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
 
+import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from projections.database import Database
+from services.core.http_edge import unauthorized
 from services.core.publisher import Publisher
-from services.core.tenants import TenantDirectory, UnknownTenant
-from services.drifti.client import DriftiError, DriftiSignatureError
-from services.drifti.client.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from services.core.tenants import TenantDirectory
+from services.drifti.client import DriftiError
 from services.drifti.hours.run import NotConnected, run_export
 from services.drifti.hours.store import PostgresLinkStore
+from services.drifti.ingest import authenticate_drifti
 from services.tripletex.client.errors import TripletexError
+
+log = logging.getLogger(__name__)
+
+ROUTE = "/webhooks/drifti/{tenant_id}/export-hours"
+MAX_PERIOD_DAYS = 93
+"""The longest period one call exports (a quarter): longer ones are refused with 422."""
 
 
 class ExportRequest(BaseModel):
@@ -33,24 +44,18 @@ class ExportRequest(BaseModel):
     dry_run: bool = False
 
 
-def hours_export_routes(tenants: TenantDirectory, publisher: Publisher, database_url: str) -> APIRouter:
+def hours_export_routes(
+    tenants: TenantDirectory, publisher: Publisher, pool: Callable[[], Awaitable[asyncpg.Pool]]
+) -> APIRouter:
+    """The route; ``pool`` gives the process's database pool (opened once, on first use)."""
     router = APIRouter()
 
-    @router.post("/tenants/{tenant_id}/drifti/export-hours")
+    @router.post(ROUTE)
     async def export_hours(tenant_id: str, request: Request) -> JSONResponse:
-        try:
-            tenant = await tenants.get(tenant_id)
-        except UnknownTenant as exc:
-            return JSONResponse({"error": str(exc)}, status_code=404)
         raw = await request.body()
-        secret = tenant.drifti.webhook_secret if tenant.drifti is not None else None
-        if secret is not None:
-            try:
-                verify_signature(
-                    secret, raw, request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER)
-                )
-            except DriftiSignatureError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=401)
+        tenant, refusal = await authenticate_drifti(tenants, tenant_id, raw, request)
+        if tenant is None:
+            return unauthorized(log, "an hours export", refusal)
         try:
             body = ExportRequest.model_validate_json(raw)
         except ValidationError as exc:
@@ -58,15 +63,17 @@ def hours_export_routes(tenants: TenantDirectory, publisher: Publisher, database
             return JSONResponse({"error": "invalid request", "details": details}, status_code=422)
         if body.end < body.start:
             return JSONResponse({"error": "'to' is before 'from'"}, status_code=422)
-        # A monthly action: a pool of its own (migrated on open) rather than one held by every ingest.
-        database = Database(database_url)
-        await database.start()
+        if (body.end - body.start).days + 1 > MAX_PERIOD_DAYS:
+            return JSONResponse(
+                {"error": f"the period is longer than {MAX_PERIOD_DAYS} days; export it in parts"},
+                status_code=422,
+            )
         try:
             done = await run_export(
                 tenant,
                 body.start,
                 body.end,
-                store=PostgresLinkStore(database.pool),
+                store=PostgresLinkStore(await pool()),
                 publisher=publisher,
                 dry_run=body.dry_run,
             )
@@ -78,8 +85,6 @@ def hours_export_routes(tenants: TenantDirectory, publisher: Publisher, database
                 {"error": f"{type(exc).__name__}: {exc}", "retry": "export the same period again"},
                 status_code=502,
             )
-        finally:
-            await database.stop()
         return JSONResponse(done.export.summary())
 
     return router

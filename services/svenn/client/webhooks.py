@@ -20,6 +20,8 @@ SIGNATURE_HEADER, TIMESTAMP_HEADER = HEADERS.signature, HEADERS.timestamp
 EVENT_ID_HEADER = "X-Svenn-Event-Id"
 VERIFIER = WebhookVerifier("Svenn", HEADERS, SvennSignatureError, WebhookEvent)
 # ``verify_signature`` raises ``SvennSignatureError`` unless a delivery is authentic and fresh;
-# ``parse_webhook`` verifies one and returns it as a typed ``WebhookEvent``.
+# ``signature_problem`` says why one is not (``None``: it is), for a receiver that answers every
+# refusal alike; ``parse_webhook`` verifies one and returns it as a typed ``WebhookEvent``.
 verify_signature = VERIFIER.verify_signature
+signature_problem = VERIFIER.signature_problem
 parse_webhook = VERIFIER.parse_webhook
