@@ -38,7 +38,7 @@ from projections import open_errors
 from projections.database import Database
 from services.core import metrics
 from services.core.batch_consumer import BatchConsumer
-from services.core.http_edge import BearerTokens, BodyLimit, RecentAnswers
+from services.core.http_edge import BearerTokens, BodyLimit, RecentAnswers, TokenListError
 from services.core.lag import measure_lag
 from services.core.logs import configure_logging
 from services.core.publisher import Publisher
@@ -274,7 +274,10 @@ def serve(roles: Iterable[Role], settings: Settings | None = None) -> None:
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings.service_name)
-    runtime = Runtime(settings, roles)
+    try:
+        runtime = Runtime(settings, roles)
+    except TokenListError as exc:
+        raise SystemExit(f"tsync: {exc}") from None  # one line, naming the variable, never a token
     if Role.INGEST in runtime.roles and not runtime.producers:
         log.warning("INGEST_API_TOKENS is not set: the ingest API refuses every change")
     asyncio.run(serve_both(runtime))

@@ -138,6 +138,10 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MIN_TOKEN_LENGTH = 16
 
 
+class TokenListError(ValueError):
+    """A malformed token setting; the message names the variable and the entry, never a token."""
+
+
 @dataclass(frozen=True)
 class BearerTokens:
     """Named bearer tokens from one setting; ``holder`` says whose token a request carries.
@@ -153,7 +157,7 @@ class BearerTokens:
 
     @classmethod
     def parse(cls, variable: str, value: SecretStr | None) -> BearerTokens:
-        """The tokens in ``value``; raises ``ValueError`` naming ``variable`` (never a token) if malformed."""
+        """The tokens in ``value``; raises ``TokenListError`` naming ``variable`` (never a token)."""
         raw = value.get_secret_value() if value is not None else ""
         digests: list[tuple[str, bytes]] = []
         for number, entry in enumerate((e.strip() for e in raw.split(",")), start=1):
@@ -161,15 +165,17 @@ class BearerTokens:
                 continue
             name, colon, token = entry.partition(":")
             if not colon or not _NAME.fullmatch(name):
-                raise ValueError(f"{variable}: entry {number} is not name:token (name: letters, digits, _.-)")
+                raise TokenListError(
+                    f"{variable}: entry {number} is not name:token (name: letters, digits, _.-)"
+                )
             if len(token) < MIN_TOKEN_LENGTH or any(c.isspace() for c in token):
-                raise ValueError(
+                raise TokenListError(
                     f"{variable}: the token of {name!r} is shorter than {MIN_TOKEN_LENGTH} characters"
                     " or has spaces"
                 )
             digest = hashlib.sha256(token.encode()).digest()
             if any(n == name or d == digest for n, d in digests):
-                raise ValueError(f"{variable}: {name!r} or its token is listed twice")
+                raise TokenListError(f"{variable}: {name!r} or its token is listed twice")
             digests.append((name, digest))
         return cls(variable, tuple(digests))
 
