@@ -43,3 +43,13 @@ OPEN_ERRORS = Gauge(
     "Error-log entries not yet resolved, per error code (counted from PostgreSQL at scrape).",
     ["error_code"],
 )
+SUBSCRIPTIONS_REENABLED = Counter(
+    "tsync_tripletex_subscriptions_reenabled_total",
+    "Tripletex webhook subscriptions found disabled and switched on again, per event and the status found.",
+    ["event", "status"],
+)
+SUBSCRIPTIONS_DISABLED = Gauge(
+    "tsync_tripletex_subscriptions_disabled",
+    "Tripletex webhook subscriptions disabled and not switched on again (yet), per event and status.",
+    ["event", "status"],
+)

@@ -71,6 +71,26 @@ class Settings(BaseSettings):
     tripletex_reconcile_interval_s: float = Field(
         86400, description="Seconds between full passes over a tenant's Tripletex records."
     )
+    svenn_poll_overlap_s: float = Field(
+        60,
+        description="Seconds each Svenn poll re-reads before the previous poll's start "
+        "(clock skew, commits that land late).",
+    )
+    drifti_poll_overlap_s: float = Field(
+        60,
+        description="Seconds each Drifti poll re-reads before the previous poll's start "
+        "(clock skew, commits that land late).",
+    )
+    tripletex_subscription_check_interval_s: float = Field(
+        600,
+        description="Seconds between checks of each tenant's Tripletex webhook subscriptions "
+        "(a disabled one is switched on again and what it missed is read).",
+    )
+    public_base_url: str | None = Field(
+        None,
+        description="Base URL at which Tripletex reaches the ingest's webhooks (https://…); "
+        "unset: the engine does not check or create Tripletex subscriptions.",
+    )
     tenants_file: str | None = Field(
         None,
         description="Each tenant's connections as JSON (tests, sandbox); when set, replaces the registry.",

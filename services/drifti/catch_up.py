@@ -21,9 +21,12 @@ from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.drifti.accounts import match_accounts, republish_waiting
 from services.drifti.ingest import DriftiReader, poll_drifti_changes
+from services.ingest.watermarks import MemoryWatermarks, TenantWatermarks, WatermarkStore
 from services.tripletex.client import TripletexClient
 
 log = logging.getLogger(__name__)
+
+WATERMARK = "all"  # one watermark covers every Drifti resource: a pass reads them all from it
 
 
 async def drifti_catch_up_pass(
@@ -34,7 +37,11 @@ async def drifti_catch_up_pass(
     since: datetime,
     publisher: Publisher,
 ) -> datetime:
-    """One pass; returns the next watermark. Without a database or Tripletex only the poll runs."""
+    """One pass. Without a database or Tripletex only the poll runs.
+
+    Returns the newest ``updated_at`` the poll saw, which is no safe next ``since`` (see
+    ``drifti_catch_up_loop``): the loop resumes from the pass's start instead.
+    """
     if pool is not None and tripletex is not None:
         matched = await match_accounts(pool, tenant_id, reader, tripletex)
         if matched:
@@ -53,9 +60,18 @@ async def drifti_catch_up_loop(
     readers: Callable[[str], Awaitable[DriftiReader]],
     tripletex: Callable[[str], Awaitable[TripletexClient]] | None,
     publisher: Publisher,
+    watermarks: WatermarkStore | None = None,
 ) -> None:
-    """Pass after pass every ``DRIFTI_POLL_INTERVAL_S`` until cancelled; a failed pass is tried again."""
-    watermark = datetime.now(UTC) - timedelta(seconds=settings.drifti_poll_lookback_s)
+    """Pass after pass every ``DRIFTI_POLL_INTERVAL_S`` until cancelled; a failed pass is tried again.
+
+    The next pass reads from the start of the last one less ``DRIFTI_POLL_OVERLAP_S``, not from
+    the newest ``updated_at`` it saw: Drifti lists in creation order, so a record changed while
+    the pass was reading could show its old version while later records show newer times (the
+    same reasoning as ``services/svenn/catch_up.py``). Repeats carry the same event ids.
+    """
+    first = datetime.now(UTC) - timedelta(seconds=settings.drifti_poll_lookback_s)
+    marks = TenantWatermarks(watermarks or MemoryWatermarks(), tenant_id, "drifti", first)
+    overlap = timedelta(seconds=settings.drifti_poll_overlap_s)
     pool: asyncpg.Pool | None = None
     try:
         while True:
@@ -63,10 +79,11 @@ async def drifti_catch_up_loop(
             if pool is None:
                 pool = await _pool_or_none(settings.database_url, tenant_id)
             try:
+                since = (await marks.current((WATERMARK,)))[WATERMARK]
+                started = datetime.now(UTC)
                 tx = await tripletex(tenant_id) if tripletex is not None else None
-                watermark = await drifti_catch_up_pass(
-                    pool, await readers(tenant_id), tx, tenant_id, watermark, publisher
-                )
+                await drifti_catch_up_pass(pool, await readers(tenant_id), tx, tenant_id, since, publisher)
+                await marks.advance(WATERMARK, max(since, started - overlap))
             except Exception as exc:  # the next pass catches up from the same watermark
                 log.warning("Drifti catch-up failed", extra={"tenant_id": tenant_id, "error": repr(exc)})
     finally:

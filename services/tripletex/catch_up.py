@@ -16,13 +16,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from pydantic import SecretStr, ValidationError
 
 from contracts.envelope import ChangeEvent, ChangeKind, EntityType
 from contracts.topics import TRIPLETEX_CHANGES, record_key
-from services.core import tracing
+from services.core import metrics, tracing
 from services.core.publisher import Publisher
-from services.tripletex.client import TripletexClient
+from services.tripletex.client import TripletexClient, TripletexError
 from services.tripletex.ingest import WEBHOOK_ROUTE, tripletex_change_event
 from services.tripletex.mapping import (
     CUSTOMER_FIELDS,
@@ -167,9 +168,25 @@ def _count(report: ReconcileReport, entity_type: EntityType) -> None:
 # --------------------------------------------------------------------------- subscriptions
 @dataclass
 class SubscriptionReport:
+    """What one ``ensure_subscriptions`` did; ``found_disabled``: event -> the status it was found in."""
+
     created: list[str] = field(default_factory=list)
     reactivated: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    found_disabled: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def still_disabled(self) -> dict[str, str]:
+        """Subscriptions found disabled and not switched on again (a write failed before them)."""
+        return {e: s for e, s in self.found_disabled.items() if e not in self.reactivated}
+
+
+class SubscriptionsNotActive(Exception):
+    """Tripletex refused or did not answer a write; ``report`` says how far it got."""
+
+    def __init__(self, report: SubscriptionReport, cause: Exception) -> None:
+        super().__init__(f"could not make every Tripletex subscription active: {cause}")
+        self.report = report
 
 
 def webhook_url(public_base_url: str, tenant_id: str) -> str:
@@ -193,7 +210,8 @@ async def ensure_subscriptions(
     read: pass ``refresh=True`` after rotating the secret to rewrite it (and ``fields``) on
     every existing one. Each subscription asks for the mapping's ``fields`` so webhook values
     arrive complete and need no fetch. The client has no event-subscription API yet, so this
-    goes through its transport (same auth, retries and rate limits).
+    goes through its transport (same auth, retries and rate limits). A failed write raises
+    ``SubscriptionsNotActive`` with the report of what was done before it.
     """
     secret = hmac_secret.get_secret_value() if isinstance(hmac_secret, SecretStr) else hmac_secret
     response = await client.transport.request(
@@ -205,24 +223,31 @@ async def ensure_subscriptions(
             previous = existing.get(row["event"])
             if previous is None or (previous.get("status") != "ACTIVE" and row.get("status") == "ACTIVE"):
                 existing[row["event"]] = row
-    report = SubscriptionReport()
-    for event_name in SUBSCRIBED_EVENTS:
-        subject = event_name.split(".")[0]
-        wanted: dict[str, Any] = {"event": event_name, "targetUrl": target_url}
-        if not event_name.endswith(".delete"):  # a delete's value is null: fields mean nothing
-            wanted["fields"] = FIELDS_OF[ENTITY_OF_SUBJECT[subject]]
-        if secret:
-            wanted["hmacSharedSecret"] = secret
-        row = existing.get(event_name)
-        if row is None:
-            await client.transport.request("POST", "/event/subscription", json=wanted)
-            report.created.append(event_name)
-        elif row.get("status") != "ACTIVE" or refresh:
-            body = {**wanted, "id": row["id"], "version": row.get("version"), "status": "ACTIVE"}
-            await client.transport.request("PUT", f"/event/subscription/{row['id']}", json=body)
-            (report.reactivated if row.get("status") != "ACTIVE" else report.kept).append(event_name)
-        else:
-            report.kept.append(event_name)
+    report = SubscriptionReport(
+        found_disabled={
+            event: str(row.get("status")) for event, row in existing.items() if row.get("status") != "ACTIVE"
+        }
+    )
+    try:
+        for event_name in SUBSCRIBED_EVENTS:
+            subject = event_name.split(".")[0]
+            wanted: dict[str, Any] = {"event": event_name, "targetUrl": target_url}
+            if not event_name.endswith(".delete"):  # a delete's value is null: fields mean nothing
+                wanted["fields"] = FIELDS_OF[ENTITY_OF_SUBJECT[subject]]
+            if secret:
+                wanted["hmacSharedSecret"] = secret
+            row = existing.get(event_name)
+            if row is None:
+                await client.transport.request("POST", "/event/subscription", json=wanted)
+                report.created.append(event_name)
+            elif row.get("status") != "ACTIVE" or refresh:
+                body = {**wanted, "id": row["id"], "version": row.get("version"), "status": "ACTIVE"}
+                await client.transport.request("PUT", f"/event/subscription/{row['id']}", json=body)
+                (report.reactivated if row.get("status") != "ACTIVE" else report.kept).append(event_name)
+            else:
+                report.kept.append(event_name)
+    except (TripletexError, httpx.HTTPError) as exc:
+        raise SubscriptionsNotActive(report, exc) from exc
     log.info(
         "ensured Tripletex subscriptions",
         extra={
@@ -234,10 +259,89 @@ async def ensure_subscriptions(
     return report
 
 
+class SubscriptionGuard:
+    """Keeps tenants' subscriptions on: checks them, switches disabled ones on, reads what they missed.
+
+    Tripletex disables a subscription whose deliveries keep failing (the engine unreachable for
+    a while) and sends nothing more to it; only the nightly pass would bring those changes. So
+    every check switches a disabled subscription on again and runs a full pass for the tenant
+    right away; a pass that fails is owed, and run by the tenant's next check. Each disabled
+    subscription is a log line and counts in ``tsync_tripletex_subscriptions_reenabled_total``;
+    one that could not be switched on stays in the ``tsync_tripletex_subscriptions_disabled``
+    gauge until a check finds it active.
+    """
+
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
+        self._disabled: dict[str, dict[str, str]] = {}
+        self._owed: set[str] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._labels: set[tuple[str, str]] = set()
+
+    async def check(
+        self,
+        client: TripletexClient,
+        tenant_id: str,
+        target_url: str,
+        secret: str | SecretStr,
+        *,
+        refresh: bool = False,
+    ) -> SubscriptionReport:
+        """Ensure the tenant's subscriptions; raises what ``ensure_subscriptions`` or the pass raise."""
+        async with self._locks.setdefault(tenant_id, asyncio.Lock()):
+            try:
+                report = await ensure_subscriptions(
+                    client, tenant_id, target_url, hmac_secret=secret, refresh=refresh
+                )
+            except SubscriptionsNotActive as exc:
+                self._note(tenant_id, exc.report)
+                raise
+            self._note(tenant_id, report)
+            if tenant_id in self._owed:
+                await reconcile_tripletex(client, tenant_id, self.publisher)
+                self._owed.discard(tenant_id)
+            return report
+
+    def forget(self, tenant_id: str) -> None:
+        """The tenant is no longer checked here (removed, paused, disconnected): drop its figures."""
+        self._disabled.pop(tenant_id, None)
+        self._owed.discard(tenant_id)
+        self._set_gauge()
+
+    def _note(self, tenant_id: str, report: SubscriptionReport) -> None:
+        for event_name in report.reactivated:
+            status = report.found_disabled[event_name]
+            metrics.SUBSCRIPTIONS_REENABLED.labels(event_name, status).inc()
+            log.warning(
+                "a Tripletex webhook subscription was disabled; switched it on again",
+                extra={"tenant_id": tenant_id, "event": event_name, "status": status},
+            )
+        for event_name, status in report.still_disabled.items():
+            log.error(
+                "a Tripletex webhook subscription is disabled and could not be switched on",
+                extra={"tenant_id": tenant_id, "event": event_name, "status": status},
+            )
+        if report.reactivated:
+            self._owed.add(tenant_id)  # what Tripletex did not send meanwhile: a full pass reads it
+        self._disabled[tenant_id] = report.still_disabled
+        self._set_gauge()
+
+    def _set_gauge(self) -> None:
+        counts: dict[tuple[str, str], int] = {}
+        for disabled in self._disabled.values():
+            for labels in disabled.items():
+                counts[labels] = counts.get(labels, 0) + 1
+        self._labels |= set(counts)
+        for event_name, status in self._labels:
+            metrics.SUBSCRIPTIONS_DISABLED.labels(event_name, status).set(counts.get((event_name, status), 0))
+
+
 __all__ = [
     "SUBSCRIBED_EVENTS",
     "ReconcileReport",
+    "SubscriptionGuard",
     "SubscriptionReport",
+    "SubscriptionsNotActive",
     "ensure_subscriptions",
     "list_tripletex_records",
     "reconcile_tripletex",

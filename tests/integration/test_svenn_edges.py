@@ -44,6 +44,7 @@ from contracts.topics import (
 from services.core.settings import Settings
 from services.core.tenants import StaticTenantDirectory, SvennAccess, TenantConfig
 from services.runtime import Role, Runtime
+from services.svenn.catch_up import DEFAULT_OVERLAP, poll_svenn_changes
 from services.svenn.client import SvennClient, compute_signature
 from services.svenn.simulator.app import create_app
 from services.svenn.simulator.state import SimState
@@ -207,9 +208,13 @@ async def test_svenn_webhook_becomes_a_change_event_with_a_deterministic_id(
     assert again.status_code == 202, again.text
     assert again.json()["event_id"] == str(expected_id)
 
-    # Catch-up polling publishes the same record version under the same id, and moves the watermark.
-    watermark = await poll_from_start(svenn, tenant_id, edges)
-    assert watermark == project.updated_at
+    # Catch-up polling publishes the same record version under the same id, and moves the watermarks
+    # to the start of each listing less the overlap (never to the newest record seen).
+    before = datetime.now(UTC)
+    watermarks = await poll_from_start(svenn, tenant_id, edges)
+    assert set(watermarks) == {"project", "customer", "employee"}
+    after = datetime.now(UTC)
+    assert all(before <= at + DEFAULT_OVERLAP <= after for at in watermarks.values())
     events = await read_topic(settings, SVENN_CHANGES, lambda r: r.key == key, count=3)
     assert {ChangeEvent.model_validate_json(r.value or b"").event_id for r in events} == {expected_id}
 
@@ -233,9 +238,7 @@ async def test_svenn_webhook_becomes_a_change_event_with_a_deterministic_id(
     assert len(published) == 3  # webhook, redelivery, poll
 
 
-async def poll_from_start(svenn: SvennClient, tenant_id: str, edges: Edges) -> datetime:
-    from services.svenn.catch_up import poll_svenn_changes
-
+async def poll_from_start(svenn: SvennClient, tenant_id: str, edges: Edges) -> dict[str, datetime]:
     return await poll_svenn_changes(
         svenn, tenant_id, datetime(2000, 1, 1, tzinfo=UTC), edges.runtime.publisher
     )

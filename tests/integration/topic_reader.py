@@ -15,6 +15,17 @@ async def read_topic(
     settings: Settings, topic: str, predicate: Callable[[ConsumerRecord], bool], count: int
 ) -> list[ConsumerRecord]:
     """Read ``topic`` from the start until ``count`` records match (at most 30 s)."""
+    return await read_until(settings, topic, predicate, lambda found: len(found) >= count)
+
+
+async def read_until(
+    settings: Settings,
+    topic: str,
+    predicate: Callable[[ConsumerRecord], bool],
+    done: Callable[[list[ConsumerRecord]], bool],
+    seconds: float = 30,
+) -> list[ConsumerRecord]:
+    """Read ``topic`` from the start until the matching records satisfy ``done`` (at most ``seconds``)."""
     consumer = AIOKafkaConsumer(
         settings.topic(topic),
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -25,8 +36,8 @@ async def read_topic(
     await consumer.start()
     found: list[ConsumerRecord] = []
     try:
-        async with asyncio.timeout(30):
-            while len(found) < count:
+        async with asyncio.timeout(seconds):
+            while not done(found):
                 batch = await consumer.getmany(timeout_ms=200)
                 for records in batch.values():
                     found.extend(r for r in records if predicate(r))

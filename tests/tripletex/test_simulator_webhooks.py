@@ -148,6 +148,31 @@ async def test_exhausted_retries_fail_and_disable_the_subscription() -> None:
         assert status.json()["value"]["status"] == "DISABLED_TOO_MANY_ERRORS"
 
 
+async def test_a_subscription_switched_on_again_counts_its_failures_afresh() -> None:
+    receiver = Receiver(fail_first=100)
+    async with serving(receiver.app()) as url, SimulatorHarness(_fast_state()) as sim:
+        tenant = await sim.tenant()
+        sub = await _subscribe(sim, tenant.auth, "employee.update", url)
+        employee_id = tenant.company.api_employee_id
+        path = f"/v2/event/subscription/{sub['id']}"
+
+        async def fail_once(name: str) -> str:
+            await sim.client.put(f"/v2/employee/{employee_id}", auth=tenant.auth, json={"firstName": name})
+            await sim.state.webhooks.drain()
+            status: str = (await sim.client.get(path, auth=tenant.auth)).json()["value"]["status"]
+            return status
+
+        assert [await fail_once("En"), await fail_once("To")] == ["ACTIVE", "DISABLED_TOO_MANY_ERRORS"]
+        version = (await sim.client.get(path, auth=tenant.auth)).json()["value"]["version"]
+        switched_on = await sim.client.put(
+            path, auth=tenant.auth, json={"id": sub["id"], "version": version, "status": "ACTIVE"}
+        )
+        assert switched_on.status_code == 200, switched_on.text
+        # One failed delivery after it is one failure, not the third in a row.
+        assert await fail_once("Tre") == "ACTIVE"
+        assert await fail_once("Fire") == "DISABLED_TOO_MANY_ERRORS"
+
+
 async def test_no_events_for_timesheet_or_activity_and_event_listing() -> None:
     async with SimulatorHarness(_fast_state()) as sim:
         tenant = await sim.tenant()

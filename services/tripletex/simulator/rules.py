@@ -421,6 +421,12 @@ class SubscriptionRules(EntityRules):
     def fill_defaults(self, ctx: Ctx, obj: Row) -> None:
         obj.setdefault("status", "ACTIVE")
 
+    def after_update(self, ctx: Ctx, row: Row, before: Row) -> None:
+        # Assumption: switching a subscription on again starts its failure count afresh; else the
+        # first failed delivery after it would switch it off again at once.
+        if row.get("status") == "ACTIVE" and before.get("status") != "ACTIVE":
+            row["_consecutiveFailures"] = 0
+
     def validate(self, ctx: Ctx, obj: Row, existing: Row | None) -> list[ValidationMessage]:
         messages = super().validate(ctx, obj, existing)
         if messages:
