@@ -64,6 +64,7 @@ class Recorder:
 @dataclass
 class Edge:
     settings: Settings
+    runtime: Runtime
     public: str
     internal: str
     recorder: Recorder
@@ -104,7 +105,7 @@ async def edge(settings: Settings) -> AsyncIterator[Edge]:
             serve_asgi(runtime.http_app()) as public,
             serve_asgi(runtime.internal_app(), lifespan="off") as internal,
         ):
-            found = Edge(settings, public, internal, recorder, tenant, bare)
+            found = Edge(settings, runtime, public, internal, recorder, tenant, bare)
             yield found
             await found.http.aclose()
 
@@ -224,6 +225,17 @@ async def test_export_hours_refuses_a_period_longer_than_a_quarter_before_callin
     assert response.status_code == 422
     assert "93 days" in response.json()["error"]
     assert len(edge.recorder.calls) == calls
+
+
+async def test_the_exports_database_pool_is_opened_once_for_the_process(edge: Edge) -> None:
+    # The ingest alone holds no pool: the first export opens one (and migrates), every later one reuses it.
+    assert edge.runtime.database is None
+    pools = await asyncio.gather(*(edge.runtime.database_pool() for _ in range(5)))
+    assert all(pool is pools[0] for pool in pools)
+    assert (
+        await pools[0].fetchval("SELECT count(*) FROM drifti_hours_link WHERE tenant_id = $1", edge.tenant)
+        == 0
+    )
 
 
 # --------------------------------------------------------------------------- uniform refusals
