@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from contracts import headers
@@ -47,7 +47,7 @@ from contracts.topics import (
 )
 from services.core.settings import Settings
 from services.runtime import Role, Runtime
-from tests.integration.topic_reader import read_topic
+from tests.integration.topic_reader import read_to_end, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -95,36 +95,6 @@ async def produce(settings: Settings, topic: str, key: bytes, values: list[bytes
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
-
-
-async def read_to_end(
-    settings: Settings, topic: str, predicate: Callable[[ConsumerRecord], bool]
-) -> list[ConsumerRecord]:
-    """Every record of ``topic`` up to its current end that matches."""
-    consumer = AIOKafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    found: list[ConsumerRecord] = []
-    try:
-        for _ in range(600):  # every partition, assigned once the topic's metadata is in
-            if consumer.assignment():
-                break
-            await asyncio.sleep(0.05)
-        partitions = list(consumer.assignment())
-        ends = await consumer.end_offsets(partitions)
-        async with asyncio.timeout(30):
-            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-                batch = await consumer.getmany(timeout_ms=200)
-                for records in batch.values():
-                    found.extend(r for r in records if predicate(r))
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def wait_for_rows(

@@ -26,13 +26,7 @@ async def read_until(
     seconds: float = 30,
 ) -> list[ConsumerRecord]:
     """Read ``topic`` from the start until the matching records satisfy ``done`` (at most ``seconds``)."""
-    consumer = AIOKafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
+    consumer = _reader(settings, topic)
     await consumer.start()
     found: list[ConsumerRecord] = []
     try:
@@ -44,3 +38,36 @@ async def read_until(
     finally:
         await consumer.stop()
     return found
+
+
+async def read_to_end(
+    settings: Settings, topic: str, predicate: Callable[[ConsumerRecord], bool]
+) -> list[ConsumerRecord]:
+    """Every matching record of ``topic`` up to its end as it is now (to prove an absence)."""
+    consumer = _reader(settings, topic)
+    await consumer.start()
+    found: list[ConsumerRecord] = []
+    try:
+        for _ in range(600):  # every partition, assigned once the topic's metadata is in
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.05)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        async with asyncio.timeout(30):
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    found.extend(r for r in records if predicate(r))
+    finally:
+        await consumer.stop()
+    return found
+
+
+def _reader(settings: Settings, topic: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
