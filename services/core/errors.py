@@ -7,8 +7,6 @@ the consumer's dead-letter topic, so one message can never stop a partition.
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 
@@ -50,7 +48,7 @@ def database_away(exc: BaseException) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` is an outage (retry the batch) rather than the message's fault (dead-letter it)."""
-    if isinstance(exc, TransientError | asyncio.TimeoutError | ConnectionError):
+    if isinstance(exc, TransientError | TimeoutError | ConnectionError):
         return True
     if isinstance(exc, KafkaError):
         return not isinstance(exc, _KAFKA_MESSAGE_ERRORS)
