@@ -19,8 +19,8 @@ class TransientError(Exception):
     """
 
 
-# The database is away (down, restarting, failing over, out of connections or disk), not the
-# data wrong: retry, never dead-letter. Any other database error (``DataError`` and its
+# The database is away (down, restarting, failing over, out of connections or disk) or not yet
+# migrated, not the data wrong: retry, never dead-letter. Any other database error (``DataError`` and its
 # kin, server-side or asyncpg's own client-side checks) is about a message.
 DATABASE_AWAY: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,  # refused, reset, lost mid-query
@@ -28,6 +28,12 @@ DATABASE_AWAY: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full, out of memory
     asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization failure: a retry succeeds
     asyncpg.exceptions.ReadOnlySQLTransactionError,  # a standby during a fail-over
+    # The schema or grants are not what this version expects (a deploy ahead of its migration, a
+    # revoked grant): no message is at fault, and dead-lettering every one would bury them all.
+    asyncpg.exceptions.UndefinedTableError,
+    asyncpg.exceptions.UndefinedColumnError,
+    asyncpg.exceptions.UndefinedFunctionError,
+    asyncpg.exceptions.InsufficientPrivilegeError,
     OSError,
 )
 

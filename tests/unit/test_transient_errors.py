@@ -62,3 +62,12 @@ def test_an_outage_holds_the_batch(exc: BaseException) -> None:
 )
 def test_anything_else_is_the_messages_fault(exc: BaseException) -> None:
     assert not is_transient(exc)
+
+
+def test_a_schema_behind_the_code_holds_the_batch_instead_of_dead_lettering_everything() -> None:
+    for exc in (
+        asyncpg.exceptions.UndefinedTableError('relation "link" does not exist'),
+        asyncpg.exceptions.UndefinedColumnError('column "synced_version" does not exist'),
+        asyncpg.exceptions.InsufficientPrivilegeError("permission denied for table link"),
+    ):
+        assert is_transient(exc), exc
