@@ -4,12 +4,16 @@ app, and the bearer header on every request (``POST /v1/changes`` refuses anythi
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import httpx
 from pydantic import SecretStr
 
+from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SourceSystem
+from contracts.ids import change_event_id
 from services.core.settings import Settings
 from services.runtime import Runtime
 
@@ -20,6 +24,21 @@ BEARER = {"authorization": f"Bearer {TOKEN}"}
 def with_ingest_token(settings: Settings) -> Settings:
     """``settings`` with the tests' producer token in ``INGEST_API_TOKENS``."""
     return settings.model_copy(update={"ingest_api_tokens": SecretStr(f"tests:{TOKEN}")})
+
+
+def customer_deleted(tenant_id: str, entity_id: str, version: str = "1") -> ChangeEvent:
+    """The smallest change a producer can send: a Svenn customer's deletion (no snapshot)."""
+    return ChangeEvent(
+        tenant_id=tenant_id,
+        correlation_id=uuid.uuid4(),
+        event_id=change_event_id(tenant_id, "svenn", "customer", entity_id, version),
+        source=SourceSystem.SVENN,
+        entity_type=EntityType.CUSTOMER,
+        entity_id=entity_id,
+        change_kind=ChangeKind.DELETED,
+        occurred_at=datetime.now(UTC),
+        source_version=version,
+    )
 
 
 @asynccontextmanager

@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,8 +23,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SourceSystem
-from contracts.ids import change_event_id
+from contracts.envelope import ChangeEvent, ChangeKind
 from contracts.topics import SVENN_CHANGES, TRIPLETEX_CHANGES, record_key
 from services.core.asgi_serving import serve_asgi
 from services.core.settings import Settings
@@ -39,7 +37,7 @@ from services.core.tenants import (
 from services.restclient.webhook_signature import compute_signature
 from services.runtime import Role, Runtime
 from services.tripletex.ingest import expected_signature
-from tests.integration.ingest_api import BEARER, TOKEN, with_ingest_token
+from tests.integration.ingest_api import BEARER, TOKEN, customer_deleted, with_ingest_token
 from tests.integration.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
@@ -110,23 +108,9 @@ async def edge(settings: Settings) -> AsyncIterator[Edge]:
             await found.http.aclose()
 
 
-def change(tenant_id: str, entity_id: str, version: str = "1") -> ChangeEvent:
-    return ChangeEvent(
-        tenant_id=tenant_id,
-        correlation_id=uuid.uuid4(),
-        event_id=change_event_id(tenant_id, "svenn", "customer", entity_id, version),
-        source=SourceSystem.SVENN,
-        entity_type=EntityType.CUSTOMER,
-        entity_id=entity_id,
-        change_kind=ChangeKind.DELETED,
-        occurred_at=datetime.now(UTC),
-        source_version=version,
-    )
-
-
 # --------------------------------------------------------------------------- the ingest API
 async def test_the_change_api_is_not_routed_on_the_public_port(edge: Edge) -> None:
-    event = change(edge.tenant, "c-public")
+    event = customer_deleted(edge.tenant, "c-public")
     response = await edge.http.post(f"{edge.public}/v1/changes", content=event.model_dump_json())
     assert response.status_code == 404
 
@@ -134,7 +118,7 @@ async def test_the_change_api_is_not_routed_on_the_public_port(edge: Edge) -> No
 async def test_the_change_api_refuses_a_change_without_a_token_or_with_a_wrong_one_and_publishes_nothing(
     edge: Edge,
 ) -> None:
-    refused = change(edge.tenant, "c-refused", version="1")
+    refused = customer_deleted(edge.tenant, "c-refused", version="1")
     url = f"{edge.internal}/v1/changes"
     unsigned = await edge.http.post(url, content=refused.model_dump_json())
     wrong = await edge.http.post(
@@ -147,7 +131,7 @@ async def test_the_change_api_refuses_a_change_without_a_token_or_with_a_wrong_o
     assert unsigned.json() == wrong.json() == basic.json()
 
     # The same record's next change, with the producer's token: the first thing on its partition.
-    accepted = change(edge.tenant, "c-refused", version="2")
+    accepted = customer_deleted(edge.tenant, "c-refused", version="2")
     ok = await edge.http.post(url, content=accepted.model_dump_json(), headers=BEARER)
     assert ok.status_code == 202, ok.text
     key = record_key(edge.tenant, "customer", "c-refused")
@@ -156,7 +140,7 @@ async def test_the_change_api_refuses_a_change_without_a_token_or_with_a_wrong_o
 
 
 async def test_a_producers_token_is_accepted_and_the_change_reaches_kafka(edge: Edge) -> None:
-    event = change(edge.tenant, "c-accepted")
+    event = customer_deleted(edge.tenant, "c-accepted")
     response = await edge.http.post(
         f"{edge.internal}/v1/changes", content=event.model_dump_json(), headers=BEARER
     )

@@ -13,19 +13,16 @@ import os
 import signal
 import socket
 import sys
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SourceSystem
-from contracts.ids import change_event_id
+from contracts.envelope import ChangeEvent
 from contracts.topics import SVENN_CHANGES, record_key
 from services.core.settings import Settings
-from tests.integration.ingest_api import BEARER, TOKEN
+from tests.integration.ingest_api import BEARER, TOKEN, customer_deleted
 from tests.integration.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
@@ -93,17 +90,7 @@ async def test_one_process_serves_webhooks_publicly_and_the_change_api_internall
     ingest: tuple[str, str, asyncio.subprocess.Process], settings: Settings, tenant_id: str
 ) -> None:
     public, internal, process = ingest
-    event = ChangeEvent(
-        tenant_id=tenant_id,
-        correlation_id=uuid.uuid4(),
-        event_id=change_event_id(tenant_id, "svenn", "customer", "c-served", "1"),
-        source=SourceSystem.SVENN,
-        entity_type=EntityType.CUSTOMER,
-        entity_id="c-served",
-        change_kind=ChangeKind.DELETED,
-        occurred_at=datetime.now(UTC),
-        source_version="1",
-    )
+    event = customer_deleted(tenant_id, "c-served")
     async with httpx.AsyncClient(timeout=10) as http:
         assert (await http.post(f"{public}/v1/changes", content=event.model_dump_json())).status_code == 404
         assert (await http.get(f"{public}/metrics")).status_code == 404
