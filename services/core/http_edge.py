@@ -23,7 +23,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -153,7 +153,7 @@ class BearerTokens:
     """
 
     variable: str
-    digests: tuple[tuple[str, bytes], ...]
+    digests: tuple[tuple[str, bytes], ...] = field(repr=False)
 
     @classmethod
     def parse(cls, variable: str, value: SecretStr | None) -> BearerTokens:
