@@ -60,6 +60,7 @@ from services.decision.consumer import link_keys
 from services.decision.decide import decide
 from services.decision.links import Link, LinkKey, Links
 from services.decision.natural_keys import natural_keys
+from services.decision.rules.text import text_problem
 from services.decision.ruling import Ruling
 from services.onboarding.run import Transports, _clients
 from services.onboarding.sides import svenn_events, tripletex_events
@@ -396,6 +397,9 @@ async def what_the_engine_believes(
     ]
     twins = [e for _, e in twin_deletions(tenant_id, listing, link_rows) if e is not None]
     events = [*listing.svenn, *listing.tripletex, *twins]
+    # As the decision does: a record whose text cannot be stored is rejected by S-X2 without its
+    # natural keys ever reaching a query (a NUL in a number would make the load itself fail).
+    events = [e for e in events if text_problem(e.snapshot) is None]
     keys: list[LinkKey] = [k for e in events for k in link_keys(e)]
     links = await decision_state.load(connection, events, list(dict.fromkeys(keys)))
     errors = await connection.fetch(

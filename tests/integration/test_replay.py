@@ -470,3 +470,19 @@ async def t_synced(sandbox: Sandbox, t: SandboxTenant, number: str, name: str) -
     await t.svenn.projects.create({"display_id": number, "name": name, "start_date": START})
     found = await sandbox.wait_until(lambda: t.tripletex_project(number), WAIT)
     return int(found["id"])
+
+
+async def test_S_X2_resync_of_a_record_with_a_nul_in_its_key_reports_it_instead_of_failing(
+    sandbox: Sandbox, settings: Settings
+) -> None:
+    """Svenn accepts a NUL in an e-mail address, the key employees are matched by: the resync
+    must not send it to PostgreSQL (the load would fail) but report the record as S-X2 does."""
+    t = await sandbox.add_tenant()
+    await disconnect_webhooks(t)
+    typo = await t.svenn.employees.create(
+        {"first_name": "Ola", "last_name": "Nordmann", "email": "ola\x00@firma.no"}
+    )
+    dry = await resync(settings, await sandbox.tenants.get(t.tenant_id), dry_run=True)
+    (item,) = [i for i in dry.items if i.entity_id == typo.id]
+    assert (item.action, item.rule_id) == (Action.REJECT, "S-X2")
+    assert "U+0000" in item.reason and dry.published == 0
