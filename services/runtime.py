@@ -236,6 +236,7 @@ class Runtime:
                     self.publisher,
                     self.tripletex_clients,
                     secret.get_secret_value() if secret else None,
+                    cookie_secure=self.settings.panel_cookie_secure,
                 )
             )
         return api
@@ -283,6 +284,18 @@ def serve(roles: Iterable[Role], settings: Settings | None = None) -> None:
     asyncio.run(serve_both(runtime))
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What both listeners share. ``X-Forwarded-For``/``-Proto`` count only from the proxies named
+    in ``FORWARDED_ALLOW_IPS``: anyone else could claim another address or HTTPS with them."""
+    return {
+        "host": settings.http_host,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+    }
+
+
 async def serve_both(runtime: Runtime) -> None:
     """The public and the internal listener of ``runtime`` until a signal stops them.
 
@@ -292,7 +305,7 @@ async def serve_both(runtime: Runtime) -> None:
     roles, so no change is taken by a process that is stopping its publisher.
     """
     settings = runtime.settings
-    options: dict[str, Any] = {"host": settings.http_host, "log_config": None, "access_log": False}
+    options = server_options(settings)
     internal = _InternalServer(
         uvicorn.Config(runtime.internal_app(), port=settings.internal_http_port, lifespan="off", **options)
     )

@@ -216,6 +216,8 @@ class Sandbox:
         self.drifti_state = DriftiSimState(
             webhook_settings=DriftiWebhookSettings(retry_delays=self.webhook_retry_delays, timeout_seconds=10)
         )
+        # Everything here is plain http on loopback: a Secure panel cookie would never come back.
+        self.settings = self.settings.model_copy(update={"panel_cookie_secure": False})
         self.runtime = Runtime(self.settings, ALL_ROLES, tenants=self.tenants)
         self._stack = AsyncExitStack()
         self._pool: asyncpg.Pool | None = None

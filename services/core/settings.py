@@ -5,14 +5,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SESSION_SECRET_CHARS = 32
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", "password", "placeholder", "xxx", "todo"})
 
 
 class Settings(BaseSettings):
     """Every setting of every service. Defaults point at the project's own local Kafka and PostgreSQL."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+    # hide_input_in_errors: a setting refused at start-up must not print the secret it was given.
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:19092", description="Kafka bootstrap servers (comma-separated)."
@@ -89,7 +93,7 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(
         None,
         description="Base URL at which Tripletex reaches the ingest's webhooks (https://…); "
-        "unset: the engine does not check or create Tripletex subscriptions.",
+        "unset: the engine does not check Tripletex subscriptions.",
     )
     tenants_file: str | None = Field(
         None,
@@ -103,8 +107,37 @@ class Settings(BaseSettings):
         5, description="Seconds a process trusts its copy of the tenant registry (pausing takes this long)."
     )
     panel_session_secret: SecretStr | None = Field(
-        None, description="Key signing the panel's session cookies (random per process when unset)."
+        None,
+        description="Key signing the panel's session cookies (random per process when unset); "
+        f"at least {MIN_SESSION_SECRET_CHARS} characters, never a placeholder.",
     )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies (comma-separated addresses or networks, e.g. the Ingress's) whose "
+        "X-Forwarded-For/-Proto headers are trusted; nobody else's are.",
+    )
+    panel_cookie_secure: bool = Field(
+        True,
+        description="Send the panel's session cookie over HTTPS only; false only for plain-http local use.",
+    )
+
+    @field_validator("panel_session_secret")
+    @classmethod
+    def _real_session_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        """A guessable key lets anyone forge a session for any tenant's panel: refuse it at start-up."""
+        if secret is None:
+            return None
+        value = secret.get_secret_value()
+        if value.strip().lower() in PLACEHOLDER_SECRETS or "change-me" in value.lower():
+            raise ValueError(
+                "PANEL_SESSION_SECRET is a placeholder; set a random value (openssl rand -hex 32)"
+            )
+        if len(value) < MIN_SESSION_SECRET_CHARS:
+            raise ValueError(
+                f"PANEL_SESSION_SECRET is shorter than {MIN_SESSION_SECRET_CHARS} characters; "
+                "set a random value (openssl rand -hex 32)"
+            )
+        return secret
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

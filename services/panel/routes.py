@@ -65,7 +65,11 @@ def panel_routes(
     publisher: Publisher,
     tripletex: ClientFactory,
     session_secret: str | None = None,
+    *,
+    cookie_secure: bool = True,
 ) -> APIRouter:
+    """The panel's pages. ``cookie_secure``: behind a TLS Ingress the process sees plain http, so
+    the cookie is ``Secure`` unless a setting says this is plain-http local use."""
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
     signer = SessionSigner(session_secret)
 
@@ -115,7 +119,7 @@ def panel_routes(
             path=PREFIX,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=cookie_secure,
         )
         return response
 

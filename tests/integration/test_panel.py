@@ -103,6 +103,32 @@ async def test_login_sets_an_http_only_signed_cookie_and_opens_the_tenants_overv
     assert 'data-entity="project"' in overview.text and 'data-entity="customer"' in overview.text
 
 
+async def test_the_cookie_is_secure_even_when_tls_ends_at_the_ingress(
+    sandbox: Sandbox, scenario: Scenario
+) -> None:
+    """Behind a TLS Ingress the process sees plain http; the cookie must still be HTTPS-only."""
+    from fastapi import FastAPI
+
+    from services.panel.routes import panel_routes
+
+    assert sandbox.runtime.database is not None
+    app = FastAPI()
+    app.include_router(
+        panel_routes(
+            sandbox.runtime.database,
+            sandbox.tenants,
+            sandbox.runtime.publisher,
+            sandbox.runtime.tripletex_clients,
+        )
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://behind-ingress"
+    ) as c:
+        response = await login(c, scenario.token)
+    assert response.status_code == 303
+    assert "secure" in [part.strip().lower() for part in response.headers["set-cookie"].split(";")]
+
+
 async def test_another_tenants_pages_are_refused_and_show_nothing_of_it(
     client: httpx.AsyncClient, sandbox: Sandbox, scenario: Scenario, other: tuple[str, str]
 ) -> None:
