@@ -50,6 +50,6 @@ SUBSCRIPTIONS_REENABLED = Counter(
 )
 SUBSCRIPTIONS_DISABLED = Gauge(
     "tsync_tripletex_subscriptions_disabled",
-    "Tripletex webhook subscriptions disabled and not switched on again (yet), per event and status.",
+    "Tripletex webhook subscriptions not active after the ingest's check (disabled, or MISSING), per event.",
     ["event", "status"],
 )

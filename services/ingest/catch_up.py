@@ -126,7 +126,7 @@ class CatchUp:
             if key not in self._jobs:
                 task = asyncio.create_task(self._job(key[1], tenant), name=f"{key[1]}-{key[0]}")
                 self._jobs[key] = (config, task)
-                log.debug("catch-up job started", extra={"tenant_id": key[0], "job": key[1]})
+                log.info("catch-up job started", extra={"tenant_id": key[0], "job": key[1]})
 
     def _wanted_jobs(self, tenant: TenantConfig) -> Iterator[tuple[str, object]]:
         """The tenant's jobs, each with what restarts it when it changes."""
@@ -159,7 +159,7 @@ class CatchUp:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        log.debug("catch-up job stopped", extra={"tenant_id": key[0], "job": key[1]})
+        log.info("catch-up job stopped", extra={"tenant_id": key[0], "job": key[1]})
 
     async def _supervise(self) -> None:
         while True:

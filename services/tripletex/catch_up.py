@@ -9,6 +9,7 @@ subscriptions (``ensure_subscriptions``) are what makes Tripletex send those web
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -166,6 +167,9 @@ def _count(report: ReconcileReport, entity_type: EntityType) -> None:
 
 
 # --------------------------------------------------------------------------- subscriptions
+MISSING = "MISSING"  # the status the engine reports for a subscription that does not exist
+
+
 @dataclass
 class SubscriptionReport:
     """What one ``ensure_subscriptions`` did; ``found_disabled``: event -> the status it was found in."""
@@ -173,12 +177,14 @@ class SubscriptionReport:
     created: list[str] = field(default_factory=list)
     reactivated: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
     found_disabled: dict[str, str] = field(default_factory=dict)
 
     @property
-    def still_disabled(self) -> dict[str, str]:
-        """Subscriptions found disabled and not switched on again (a write failed before them)."""
-        return {e: s for e, s in self.found_disabled.items() if e not in self.reactivated}
+    def not_active(self) -> dict[str, str]:
+        """Subscriptions left disabled (a write failed before them) or missing (not created)."""
+        left = {e: s for e, s in self.found_disabled.items() if e not in self.reactivated}
+        return left | dict.fromkeys(self.missing, MISSING)
 
 
 class SubscriptionsNotActive(Exception):
@@ -194,26 +200,8 @@ def webhook_url(public_base_url: str, tenant_id: str) -> str:
     return public_base_url.rstrip("/") + WEBHOOK_ROUTE.format(tenant_id=tenant_id)
 
 
-async def ensure_subscriptions(
-    client: TripletexClient,
-    tenant_id: str,
-    target_url: str,
-    *,
-    hmac_secret: str | SecretStr | None = None,
-    refresh: bool = False,
-) -> SubscriptionReport:
-    """Subscribe ``target_url`` to project/customer/employee create/update/delete, idempotently.
-
-    A subscription for the same event and URL that exists is kept; a disabled one
-    (``DISABLED_TOO_MANY_ERRORS`` after an outage …) is switched back on. ``hmacSharedSecret``
-    is write-only, so whether an existing subscription has the current secret cannot be
-    read: pass ``refresh=True`` after rotating the secret to rewrite it (and ``fields``) on
-    every existing one. Each subscription asks for the mapping's ``fields`` so webhook values
-    arrive complete and need no fetch. The client has no event-subscription API yet, so this
-    goes through its transport (same auth, retries and rate limits). A failed write raises
-    ``SubscriptionsNotActive`` with the report of what was done before it.
-    """
-    secret = hmac_secret.get_secret_value() if isinstance(hmac_secret, SecretStr) else hmac_secret
+async def read_subscriptions(client: TripletexClient, target_url: str) -> dict[str, dict[str, Any]]:
+    """The engine's subscription to ``target_url`` per event; of two for one event, an active one."""
     response = await client.transport.request(
         "GET", "/event/subscription", params={"fields": "id,version,event,targetUrl,status", "count": 1000}
     )
@@ -223,6 +211,33 @@ async def ensure_subscriptions(
             previous = existing.get(row["event"])
             if previous is None or (previous.get("status") != "ACTIVE" and row.get("status") == "ACTIVE"):
                 existing[row["event"]] = row
+    return existing
+
+
+async def ensure_subscriptions(
+    client: TripletexClient,
+    tenant_id: str,
+    target_url: str,
+    *,
+    hmac_secret: str | SecretStr | None = None,
+    refresh: bool = False,
+    create_missing: bool = True,
+) -> SubscriptionReport:
+    """Subscribe ``target_url`` to project/customer/employee create/update/delete, idempotently.
+
+    A subscription for the same event and URL that exists is kept; a disabled one
+    (``DISABLED_TOO_MANY_ERRORS`` after an outage …) is switched back on. ``hmacSharedSecret``
+    is write-only, so whether an existing subscription has the current secret cannot be
+    read: pass ``refresh=True`` after rotating the secret to rewrite it (and ``fields``) on
+    every existing one. Each subscription asks for the mapping's ``fields`` so webhook values
+    arrive complete and need no fetch. ``create_missing=False`` only reports missing ones: a
+    switch-on is a PUT of a known version, safe when two processes do it at once (one gets a
+    conflict), while two creating at once would subscribe twice. The client has no
+    event-subscription API yet, so this goes through its transport (same auth, retries and
+    rate limits). A failed write raises ``SubscriptionsNotActive`` with the report so far.
+    """
+    secret = hmac_secret.get_secret_value() if isinstance(hmac_secret, SecretStr) else hmac_secret
+    existing = await read_subscriptions(client, target_url)
     report = SubscriptionReport(
         found_disabled={
             event: str(row.get("status")) for event, row in existing.items() if row.get("status") != "ACTIVE"
@@ -237,7 +252,9 @@ async def ensure_subscriptions(
             if secret:
                 wanted["hmacSharedSecret"] = secret
             row = existing.get(event_name)
-            if row is None:
+            if row is None and not create_missing:
+                report.missing.append(event_name)
+            elif row is None:
                 await client.transport.request("POST", "/event/subscription", json=wanted)
                 report.created.append(event_name)
             elif row.get("status") != "ACTIVE" or refresh:
@@ -254,8 +271,23 @@ async def ensure_subscriptions(
             "tenant_id": tenant_id,
             "created": len(report.created),
             "reactivated": len(report.reactivated),
+            "missing": len(report.missing),
         },
     )
+    return report
+
+
+async def _looked_at_again(
+    client: TripletexClient, target_url: str, report: SubscriptionReport
+) -> SubscriptionReport:
+    """After a failed write: what is not active now. Another ingest replica may have won the same
+    switch-on (its PUT first, ours a version conflict); then nothing is left to do."""
+    with contextlib.suppress(Exception):  # Tripletex away: the report as it was
+        now = await read_subscriptions(client, target_url)
+        ours = {e: s for e, s in report.found_disabled.items() if e in report.reactivated}
+        left = {e: str(row.get("status")) for e, row in now.items() if row.get("status") != "ACTIVE"}
+        report.found_disabled = ours | left
+        report.missing = [e for e in SUBSCRIBED_EVENTS if e not in now]
     return report
 
 
@@ -265,15 +297,16 @@ class SubscriptionGuard:
     Tripletex disables a subscription whose deliveries keep failing (the engine unreachable for
     a while) and sends nothing more to it; only the nightly pass would bring those changes. So
     every check switches a disabled subscription on again and runs a full pass for the tenant
-    right away; a pass that fails is owed, and run by the tenant's next check. Each disabled
-    subscription is a log line and counts in ``tsync_tripletex_subscriptions_reenabled_total``;
-    one that could not be switched on stays in the ``tsync_tripletex_subscriptions_disabled``
-    gauge until a check finds it active.
+    right away; a pass that fails is owed, and run by the tenant's next check. Missing ones are
+    reported, not created (every ingest replica checks; see ``ensure_subscriptions``). Each one
+    switched on is a log line and counts in ``tsync_tripletex_subscriptions_reenabled_total``;
+    one disabled or missing after the check stays in ``tsync_tripletex_subscriptions_disabled``
+    (status ``MISSING`` for a missing one) until a check finds it active.
     """
 
     def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
-        self._disabled: dict[str, dict[str, str]] = {}
+        self._not_active: dict[str, dict[str, str]] = {}
         self._owed: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._labels: set[tuple[str, str]] = set()
@@ -287,15 +320,17 @@ class SubscriptionGuard:
         *,
         refresh: bool = False,
     ) -> SubscriptionReport:
-        """Ensure the tenant's subscriptions; raises what ``ensure_subscriptions`` or the pass raise."""
+        """Check the tenant's subscriptions; raises what ``ensure_subscriptions`` or the pass raise."""
         async with self._locks.setdefault(tenant_id, asyncio.Lock()):
             try:
                 report = await ensure_subscriptions(
-                    client, tenant_id, target_url, hmac_secret=secret, refresh=refresh
+                    client, tenant_id, target_url, hmac_secret=secret, refresh=refresh, create_missing=False
                 )
             except SubscriptionsNotActive as exc:
-                self._note(tenant_id, exc.report)
-                raise
+                report = await _looked_at_again(client, target_url, exc.report)
+                if report.not_active:
+                    self._note(tenant_id, report)
+                    raise
             self._note(tenant_id, report)
             if tenant_id in self._owed:
                 await reconcile_tripletex(client, tenant_id, self.publisher)
@@ -304,7 +339,7 @@ class SubscriptionGuard:
 
     def forget(self, tenant_id: str) -> None:
         """The tenant is no longer checked here (removed, paused, disconnected): drop its figures."""
-        self._disabled.pop(tenant_id, None)
+        self._not_active.pop(tenant_id, None)
         self._owed.discard(tenant_id)
         self._set_gauge()
 
@@ -316,20 +351,21 @@ class SubscriptionGuard:
                 "a Tripletex webhook subscription was disabled; switched it on again",
                 extra={"tenant_id": tenant_id, "event": event_name, "status": status},
             )
-        for event_name, status in report.still_disabled.items():
+        not_active = report.not_active
+        if not_active:  # its changes come with the nightly pass only: say so at every check
             log.error(
-                "a Tripletex webhook subscription is disabled and could not be switched on",
-                extra={"tenant_id": tenant_id, "event": event_name, "status": status},
+                "Tripletex webhook subscriptions are not active and were not switched on",
+                extra={"tenant_id": tenant_id, "subscriptions": not_active},
             )
         if report.reactivated:
             self._owed.add(tenant_id)  # what Tripletex did not send meanwhile: a full pass reads it
-        self._disabled[tenant_id] = report.still_disabled
+        self._not_active[tenant_id] = not_active
         self._set_gauge()
 
     def _set_gauge(self) -> None:
         counts: dict[tuple[str, str], int] = {}
-        for disabled in self._disabled.values():
-            for labels in disabled.items():
+        for not_active in self._not_active.values():
+            for labels in not_active.items():
                 counts[labels] = counts.get(labels, 0) + 1
         self._labels |= set(counts)
         for event_name, status in self._labels:
@@ -337,6 +373,7 @@ class SubscriptionGuard:
 
 
 __all__ = [
+    "MISSING",
     "SUBSCRIBED_EVENTS",
     "ReconcileReport",
     "SubscriptionGuard",
@@ -344,6 +381,7 @@ __all__ = [
     "SubscriptionsNotActive",
     "ensure_subscriptions",
     "list_tripletex_records",
+    "read_subscriptions",
     "reconcile_tripletex",
     "webhook_url",
 ]

@@ -8,23 +8,33 @@ and a full pass reads at once what Tripletex did not send meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from contracts.envelope import EntityType
 from contracts.topics import TRIPLETEX_CHANGES, record_key
+from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.core.tenants import StaticTenantDirectory, TenantConfig, TripletexAccess
+from services.core.topic_admin import ensure_topics
 from services.runtime import Role, Runtime
-from services.tripletex.catch_up import SUBSCRIBED_EVENTS, ensure_subscriptions, webhook_url
+from services.tripletex.catch_up import (
+    MISSING,
+    SUBSCRIBED_EVENTS,
+    SubscriptionGuard,
+    ensure_subscriptions,
+    webhook_url,
+)
 from services.tripletex.ingest import TripletexClients
 from services.tripletex.simulator.state import Company, SimulatorState
-from services.tripletex.simulator.testing import SimulatorHarness, serve_asgi
+from services.tripletex.simulator.testing import BASE_URL, SimulatorHarness, serve_asgi
 from services.tripletex.simulator.webhooks import WebhookConfig
 from tests.integration.topic_reader import read_topic
 from tests.integration.waiting import until
@@ -51,6 +61,16 @@ class Gate:
         await self.app(scope, receive, send)
 
 
+def _tenant(tenant_id: str, company: Company, base_url: str) -> TenantConfig:
+    access = TripletexAccess(
+        base_url=base_url,
+        consumer_token=SecretStr(company.consumer_token),
+        employee_token=SecretStr(company.employee_token),
+        webhook_secret=SecretStr(SECRET),
+    )
+    return TenantConfig(tenant_id=tenant_id, tripletex=access)
+
+
 def _statuses(company: Company) -> dict[str, str]:
     return {row["event"]: row["status"] for row in company.table("Subscription").values()}
 
@@ -73,19 +93,7 @@ async def test_a_disabled_subscription_is_switched_on_and_what_it_missed_is_read
     ):
         user = await sim.tenant("Abonnement AS")
         company = user.company
-        tenants = StaticTenantDirectory(
-            [
-                TenantConfig(
-                    tenant_id=tenant_id,
-                    tripletex=TripletexAccess(
-                        base_url=f"{tx_url}/v2",
-                        consumer_token=SecretStr(company.consumer_token),
-                        employee_token=SecretStr(company.employee_token),
-                        webhook_secret=SecretStr(SECRET),
-                    ),
-                )
-            ]
-        )
+        tenants = StaticTenantDirectory([_tenant(tenant_id, company, f"{tx_url}/v2")])
         # Subscribed when the tenant was connected, then the engine went away.
         clients = TripletexClients(tenants)
         await ensure_subscriptions(
@@ -141,3 +149,39 @@ async def test_a_disabled_subscription_is_switched_on_and_what_it_missed_is_read
             assert _reenabled("customer.create") == before + 2
         finally:
             await runtime.stop()
+
+
+async def test_two_ingests_checking_at_once_switch_on_once_and_create_nothing(
+    settings: Settings, tenant_id: str
+) -> None:
+    """Every ingest replica checks: two switch-ons at once are one, and a missing one is reported."""
+    await ensure_topics(settings)
+    async with SimulatorHarness() as sim, Publisher(settings) as publisher:
+        user = await sim.tenant("To replikaer AS")
+        tenants = StaticTenantDirectory([_tenant(tenant_id, user.company, f"{BASE_URL}/v2")])
+        clients = TripletexClients(tenants, transport=httpx.ASGITransport(app=sim.app))
+        client = await clients(tenant_id)
+        target = webhook_url("https://sync.example.no", tenant_id)
+        await ensure_subscriptions(client, tenant_id, target, hmac_secret=SECRET)
+        rows = user.company.table("Subscription")
+        by_event = {row["event"]: row for row in rows.values()}
+        by_event["customer.create"]["status"] = "DISABLED_TOO_MANY_ERRORS"  # Tripletex switched it off
+        del rows[by_event["project.delete"]["id"]]  # and someone deleted one
+        created = await sim.client.post("/v2/customer", auth=user.auth, json={"name": "Uten varsel AS"})
+        key = record_key(tenant_id, EntityType.CUSTOMER, str(created.json()["value"]["id"]))
+        before = _reenabled("customer.create")
+
+        replicas = (SubscriptionGuard(publisher), SubscriptionGuard(publisher))
+        await asyncio.gather(
+            *(r.check(client, tenant_id, target, SECRET) for r in replicas), return_exceptions=True
+        )
+        await clients.aclose()
+
+    assert _reenabled("customer.create") == before + 1
+    assert sorted(_statuses(user.company)) == sorted(set(SUBSCRIBED_EVENTS) - {"project.delete"})
+    assert set(_statuses(user.company).values()) == {"ACTIVE"}
+    missing = {"event": "project.delete", "status": MISSING}
+    assert REGISTRY.get_sample_value("tsync_tripletex_subscriptions_disabled", missing) == 1
+    disabled = {"event": "customer.create", "status": "DISABLED_TOO_MANY_ERRORS"}
+    assert REGISTRY.get_sample_value("tsync_tripletex_subscriptions_disabled", disabled) in (None, 0)
+    await read_topic(settings, TRIPLETEX_CHANGES, lambda r: r.key == key, 1)  # the pass it owed
