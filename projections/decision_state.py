@@ -74,12 +74,19 @@ def _linked_records(events: Iterable[ChangeEvent], known: Links) -> list[LinkKey
 
 
 def _deletion_probes(events: Iterable[ChangeEvent], known: Links) -> list[LinkKey]:
-    """For each Svenn project: its id, its linked Tripletex project, its number (S-P7)."""
+    """For each Svenn project: its id, its linked Tripletex project, its number (S-P7); for each
+    Tripletex project: its id and its linked Svenn project (S-P7a, a Svenn twin deleted)."""
     probes: list[LinkKey] = []
     for e in events:
-        if e.entity_type is not EntityType.PROJECT or e.source is not SourceSystem.SVENN:
+        if e.entity_type is not EntityType.PROJECT:
             continue
         link = known.of(e.tenant_id, e.entity_type, e.source, e.entity_id)
+        if e.source is SourceSystem.TRIPLETEX:
+            twins = [e.entity_id, link.target_entity_id]
+            probes += [(e.tenant_id, e.entity_type, SourceSystem.SVENN, i) for i in twins if i is not None]
+            continue
+        if e.source is not SourceSystem.SVENN:
+            continue
         ids = [e.entity_id, link.target_entity_id]
         if link.state is not LinkState.LINKED and isinstance(e.snapshot, ProjectSnapshot):
             ids += natural_keys(e.snapshot)

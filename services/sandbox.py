@@ -398,6 +398,10 @@ class Sandbox:
         return data
 
     # ------------------------------------------------------------------ what the engine holds
+    async def decisions(self, tenant_id: str | None = None) -> list[asyncpg.Record]:
+        """The tenant's decision log (rule id, verdict, reason per change), oldest first."""
+        return await self._fetch("SELECT * FROM decision_log WHERE tenant_id = $1 ORDER BY seq", tenant_id)
+
     async def links(self, tenant_id: str | None = None) -> list[asyncpg.Record]:
         """The tenant's link table, one row per direction (Svenn → Tripletex and back)."""
         return await self._fetch(

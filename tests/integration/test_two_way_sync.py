@@ -199,6 +199,49 @@ async def test_S_P7_deleted_in_svenn_changes_nothing_in_tripletex(sandbox: Sandb
     assert sandbox.engine_writes(t.tenant_id, "tripletex") == writes
 
 
+async def rules_about(sandbox: Sandbox, t: SandboxTenant, system: str, entity_id: str) -> list[str]:
+    """The rule ids the decision log holds for one record, oldest first."""
+    rows = await sandbox.decisions(t.tenant_id)
+    return [r["rule_id"] for r in rows if r["source"] == system and r["entity_id"] == entity_id]
+
+
+async def test_S_P7a_tripletex_edits_after_the_svenn_project_was_deleted_are_skipped_quietly(
+    sandbox: Sandbox, t: SandboxTenant
+) -> None:
+    gone, gone_tx = await synced_project(sandbox, t, "2024.40", "Slettes i Svenn")
+    _, kept_tx = await synced_project(sandbox, t, "2024.41", "Blir")
+    await t.svenn.projects.delete(gone.id)
+    await sandbox.settle(t.tenant_id, quiet=1.0)
+    for tripletex_id, name in ((gone_tx, "Endret etter sletting"), (kept_tx, "Blir, endret")):
+        current = (await t.tripletex_api("GET", f"/project/{tripletex_id}"))["value"]
+        await t.tripletex_api(
+            "PUT", f"/project/{tripletex_id}", {"version": current["version"], "name": name}
+        )
+
+    async def kept_renamed() -> bool:  # the positive control: the live pair still syncs
+        found = await svenn_project(t, "2024.41")
+        return found is not None and found.name == "Blir, endret"
+
+    await sandbox.wait_until(kept_renamed, WAIT)
+    await sandbox.settle(t.tenant_id, quiet=1.5)
+    deleted = await svenn_project(t, "2024.40")
+    assert deleted is not None and deleted.status == "deleted" and deleted.name == "Slettes i Svenn"
+    assert await sandbox.errors(t.tenant_id) == []  # quietly: no WRITE_REJECTED the user cannot fix
+    assert "S-P7a" in await rules_about(sandbox, t, "tripletex", str(gone_tx))
+
+
+async def test_S_P2_tripletex_sub_project_is_not_created_in_svenn(sandbox: Sandbox, t: SandboxTenant) -> None:
+    main = await t.new_tripletex_project("2024.42", "Hovedprosjekt i Tripletex")
+    await sandbox.wait_until(lambda: svenn_project(t, "2024.42"), WAIT)
+    sub = await t.new_tripletex_project("2024.43", "Underprosjekt", mainProject={"id": main["id"]})
+    await tripletex_project_in_svenn(sandbox, t, "2024.44")  # control: a top-level one does arrive
+    await sandbox.settle(t.tenant_id, quiet=1.5)
+    assert await svenn_project(t, "2024.43") is None
+    assert [p.display_id for p in await t.svenn.projects.list_all() if p.name == "Underprosjekt"] == []
+    assert "S-P2" in await rules_about(sandbox, t, "tripletex", str(sub["id"]))
+    assert await sandbox.errors(t.tenant_id) == []
+
+
 async def test_S_P7_closed_in_tripletex_completes_the_project_in_svenn(
     sandbox: Sandbox, t: SandboxTenant
 ) -> None:

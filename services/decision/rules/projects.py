@@ -1,4 +1,4 @@
-"""Projects, Svenn ⇄ Tripletex: rules S-P1 … S-P8 (sync-rules.md, Part 1).
+"""Projects, Svenn ⇄ Tripletex: rules S-P1 … S-P8 and S-P7a (sync-rules.md, Part 1).
 
 Number generation for S-P5 happens in the Tripletex writer, which can see every number in use
 at write time; the rule only says that a number must be assigned.
@@ -27,7 +27,16 @@ def _from_svenn(event: ChangeEvent, links: Links) -> Ruling:
     link = links.of(event.tenant_id, EntityType.PROJECT, SourceSystem.SVENN, event.entity_id)
     to_tripletex = SourceSystem.TRIPLETEX
     if event.change_kind is ChangeKind.DELETED:
-        return skip("S-P7", "project deleted in Svenn: nothing happens in Tripletex")
+        ruling = skip("S-P7", "project deleted in Svenn: nothing happens in Tripletex")
+        # S-P7a: remembered, so later Tripletex changes of its twin are skipped quietly.
+        gone = Deleted(
+            event.tenant_id,
+            EntityType.PROJECT,
+            SourceSystem.SVENN,
+            event.entity_id,
+            other_id=link.target_entity_id,
+        )
+        return replace(ruling, deleted=gone)
     project = _snapshot(event)
     gone = _deleted_in_tripletex(event, links, project)
     if gone is not None:
@@ -104,6 +113,16 @@ def _from_tripletex(event: ChangeEvent, links: Links) -> Ruling:
     if event.change_kind is ChangeKind.DELETED:
         return _deleted_from_tripletex(event, links)
     project = _snapshot(event)
+    gone = links.deleted_record(
+        event.tenant_id, EntityType.PROJECT, SourceSystem.SVENN, [link.target_entity_id, event.entity_id]
+    )
+    if gone is not None:
+        return skip(
+            "S-P7a",
+            f"its Svenn project {gone} was deleted: Tripletex's changes are no longer synced to it",
+        )
+    if project.parent_id is not None and link.state is not LinkState.LINKED:
+        return skip("S-P2", "Tripletex sub-projects are not created in Svenn (Svenn numbers are its own)")
     if project.is_internal and link.state is not LinkState.LINKED:
         # A Svenn project already linked to an internal one keeps syncing (S-P4); new ones are skipped.
         return skip("S-P3", "internal Tripletex projects are not created in Svenn")

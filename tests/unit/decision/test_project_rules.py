@@ -1,4 +1,4 @@
-"""S-P1 … S-P8: project rules, one case per rule, and the S-P7 status matrix as a literal table."""
+"""S-P1 … S-P8, S-P7a: project rules, one case per rule, and the S-P7 status matrix as a literal table."""
 
 from __future__ import annotations
 
@@ -47,6 +47,17 @@ def test_S_P2_sub_project_without_start_date_is_skipped_not_rejected() -> None:
     # Sub-projects are never synced, so a missing start date on one is no error for the user.
     ruling = decide(
         change(SVENN, PROJECT, ChangeKind.CREATED, project(parent_id="sv-parent", start_date=None)), NO_LINKS
+    )
+    assert (ruling.rule_id, ruling.verdict) == ("S-P2", Verdict.SKIP)
+
+
+def test_S_P2_tripletex_sub_projects_are_not_created_in_svenn() -> None:
+    sub = project(parent_id="tx-main")
+    ruling = decide(change(TRIPLETEX, PROJECT, ChangeKind.CREATED, sub), NO_LINKS)
+    assert (ruling.rule_id, ruling.verdict, ruling.commands) == ("S-P2", Verdict.SKIP, ())
+    # Nor later, when it changes again.
+    ruling = decide(
+        change(TRIPLETEX, PROJECT, ChangeKind.UPDATED, sub.model_copy(update={"name": "Ny"})), NO_LINKS
     )
     assert (ruling.rule_id, ruling.verdict) == ("S-P2", Verdict.SKIP)
 
@@ -202,3 +213,25 @@ def test_S_P8_svenn_members_become_tripletex_participants_and_removed_ones_are_n
     renamed = change(SVENN, PROJECT, ChangeKind.UPDATED, synced.model_copy(update={"name": "Nytt navn"}))
     (command,) = decide(renamed, links).commands
     assert command.participants is None
+
+
+def test_S_P7a_after_its_svenn_twin_is_deleted_tripletex_changes_are_skipped_quietly() -> None:
+    svenn_links = linked(PROJECT, SVENN, "sv-3", "tx-3")
+    deleted = decide(change(SVENN, PROJECT, ChangeKind.DELETED, None, "sv-3"), svenn_links)
+    assert (deleted.rule_id, deleted.verdict, deleted.commands) == ("S-P7", Verdict.SKIP, ())
+    assert deleted.deleted is not None and deleted.deleted.other_id == "tx-3"
+    links = linked(PROJECT, TRIPLETEX, "tx-3", "sv-3").remember(deleted=deleted.deleted)
+    for edit in (project(name="Omdøpt"), project(status=ProjectStatus.COMPLETED)):
+        ruling = decide(change(TRIPLETEX, PROJECT, ChangeKind.UPDATED, edit, "tx-3"), links)
+        assert (ruling.rule_id, ruling.verdict, ruling.commands, ruling.error_code) == (
+            "S-P7a",
+            Verdict.SKIP,
+            (),
+            None,
+        )
+        assert "sv-3 was deleted" in ruling.reason
+    # Another linked project still syncs.
+    other = linked(PROJECT, TRIPLETEX, "tx-4", "sv-4").remember(deleted=deleted.deleted)
+    assert decide(change(TRIPLETEX, PROJECT, ChangeKind.UPDATED, project(), "tx-4"), other).verdict is (
+        Verdict.COMMAND
+    )
