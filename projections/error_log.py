@@ -3,7 +3,9 @@ write, counted on repeats, and resolved when the same record later syncs.
 
 "Later syncs" means: a rule rejection resolves when a later decision about the record is no
 longer a rejection (the user fixed it); a failed write resolves when a later write of the record
-is applied. Times, not arrival order, decide what is later, so a batch mixing topics is safe.
+is applied. One rejection is settled on the other side: a Svenn user's deactivation of a customer
+(S-C3) resolves when Tripletex deactivates it too and that reaches Svenn. Times, not arrival
+order, decide what is later, so a batch mixing topics is safe.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from datetime import datetime
 
 import asyncpg
 
-from contracts.envelope import DecisionRecord, Outcome, OutcomeStatus, Verdict
-from contracts.error_codes import RULE_CODES, WRITE_CODES
+from contracts.entities import CustomerSnapshot
+from contracts.envelope import DecisionRecord, EntityType, Outcome, OutcomeStatus, SourceSystem, Verdict
+from contracts.error_codes import CUSTOMER_DEACTIVATE_IN_TRIPLETEX, RULE_CODES, WRITE_CODES
 
 _OPEN = """
 INSERT INTO error_log (tenant_id, system, entity_type, entity_id, error_code, rule_id, detail,
@@ -67,5 +70,23 @@ async def apply(
             )
         elif o.status is OutcomeStatus.APPLIED:
             events.append((o.occurred_at, "resolve", (*where, sorted(WRITE_CODES), o.occurred_at)))
+            if _deactivated_in_svenn_from_tripletex(o):
+                # S-C3: the Svenn user wanted the customer inactive and Tripletex now says so too.
+                twin = (o.tenant_id, o.target.value, o.entity_type.value, o.target_entity_id)
+                events.append(
+                    (o.occurred_at, "resolve", (*twin, [CUSTOMER_DEACTIVATE_IN_TRIPLETEX], o.occurred_at))
+                )
     for _, kind, args in sorted(events, key=lambda e: e[0]):
         await connection.execute(_OPEN if kind == "open" else _RESOLVE, *args)
+
+
+def _deactivated_in_svenn_from_tripletex(o: Outcome) -> bool:
+    """An applied Tripletex → Svenn write that leaves the customer inactive in Svenn (S-C3, S-C5)."""
+    return (
+        o.source is SourceSystem.TRIPLETEX
+        and o.target is SourceSystem.SVENN
+        and o.entity_type is EntityType.CUSTOMER
+        and o.target_entity_id is not None
+        and isinstance(o.written, CustomerSnapshot)
+        and not o.written.active
+    )

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from contracts.error_codes import (
+    CUSTOMER_DEACTIVATE_IN_TRIPLETEX,
     CUSTOMER_NON_NUMERIC_ID,
     EMPLOYEE_MISSING_LAST_NAME,
     MATCH_AMBIGUOUS,
@@ -565,6 +566,45 @@ async def test_S_C3_deactivation_from_tripletex_opens_no_error_when_its_echo_ret
     await sandbox.wait_until(partial(_customer_status, t, "40003", "inactive"), WAIT)
     await sandbox.settle(t.tenant_id, quiet=1.5)
     assert await sandbox.errors(t.tenant_id) == []
+
+
+@pytest.mark.parametrize("resolved_by", ["reactivated in Svenn", "deactivated in Tripletex"])
+async def test_S_C3_svenn_may_not_deactivate_a_tripletex_customer_and_is_told_until_it_is_settled(
+    sandbox: Sandbox, t: SandboxTenant, resolved_by: str
+) -> None:
+    customer = await t.svenn.customers.create({"customer_number": "40004", "name": "Bestemmer AS"})
+    created = await sandbox.wait_until(lambda: t.tripletex_customer(40004), WAIT)
+    await sandbox.wait_until(lambda: link_of(sandbox, t, "svenn", customer.id), WAIT)
+    await sandbox.settle(t.tenant_id, quiet=1.0)
+    await t.svenn.customers.update(customer.id, {"status": "inactive"})
+
+    entry = await sandbox.wait_until(
+        lambda: open_error(sandbox, t, customer.id, CUSTOMER_DEACTIVATE_IN_TRIPLETEX), WAIT
+    )
+    assert entry["rule_id"] == "S-C3"
+    await sandbox.settle(t.tenant_id, quiet=1.0)
+    still = await t.tripletex_customer(40004)
+    assert still is not None and still["id"] == created["id"] and still["isInactive"] is False
+
+    if resolved_by == "reactivated in Svenn":  # S-C5: "set active" in Svenn reaches Tripletex
+        await t.svenn.customers.update(customer.id, {"status": "active", "name": "Bestemmer AS, aktiv"})
+
+        async def renamed() -> bool:
+            found = await t.tripletex_customer(40004)
+            return bool(found and found["name"] == "Bestemmer AS, aktiv" and found["isInactive"] is False)
+
+        await sandbox.wait_until(renamed, WAIT)
+    else:  # the accountant does it where it belongs
+        await t.tripletex_api(
+            "PUT", f"/customer/{still['id']}", {"version": still["version"], "isInactive": True}
+        )
+    await sandbox.wait_until(
+        lambda: _not(open_error(sandbox, t, customer.id, CUSTOMER_DEACTIVATE_IN_TRIPLETEX)), WAIT
+    )
+    await sandbox.settle(t.tenant_id, quiet=1.0)
+    assert await sandbox.errors(t.tenant_id, open_only=True) == []
+    expected = "active" if resolved_by == "reactivated in Svenn" else "inactive"
+    assert await _customer_status(t, "40004", expected)
 
 
 async def test_two_svenn_customers_meaning_one_tripletex_customer_are_ambiguous_not_merged(
