@@ -19,13 +19,13 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from contracts.entities import ProjectSnapshot
 from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SourceSystem
 from contracts.ids import change_event_id
 from contracts.topics import SVENN_CHANGES, SYNC_DECISIONS, TRIPLETEX_COMMANDS, record_key
+from services.core import kafka_security
 from services.core.logs import configure_logging
 from services.core.settings import Settings
 from services.core.topic_admin import ensure_topics
@@ -54,7 +54,7 @@ def events(tenant: str, n: int) -> list[tuple[bytes, bytes]]:
 
 
 async def fill(settings: Settings, payload: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=5)
+    producer = kafka_security.producer(settings, linger_ms=5)
     await producer.start()
     try:
         futures = [
@@ -67,9 +67,9 @@ async def fill(settings: Settings, payload: list[tuple[bytes, bytes]]) -> None:
 
 async def count_until(settings: Settings, topic: str, n: int) -> float:
     """Seconds until ``n`` records are on ``topic`` (read from the start)."""
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_security.consumer(
+        settings,
         settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
         auto_offset_reset="earliest",
     )
     await consumer.start()
@@ -85,14 +85,14 @@ async def count_until(settings: Settings, topic: str, n: int) -> float:
 
 async def raw_loop(settings: Settings, n: int) -> float:
     """The floor to compare with: consume, decode with pydantic, produce one message per change."""
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_security.consumer(
+        settings,
         settings.topic(SVENN_CHANGES),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=f"raw-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=5)
+    producer = kafka_security.producer(settings, linger_ms=5)
     await consumer.start()
     await producer.start()
     out = settings.topic("bench.raw.out")
@@ -125,7 +125,7 @@ async def main() -> None:
     n = args.events
     settings = Settings(topic_prefix=f"bench-{uuid.uuid4().hex[:6]}.", topic_partitions=6, log_format="text")
     await ensure_topics(settings)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = kafka_security.admin(settings)
     await admin.start()
     await admin.create_topics([NewTopic(settings.topic("bench.raw.out"), 6, 1)])
     await admin.close()

@@ -15,11 +15,11 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import headers
 from contracts.error_codes import CATALOG, PROJECT_MISSING_START_DATE
 from contracts.topics import DECISION_CONSUMER, TRIPLETEX_CHANGES, dead_letter_topic
+from services.core import kafka_security
 from services.core.logs import configure_logging
 from services.core.settings import Settings
 from services.core.tracing import configure_tracing
@@ -170,11 +170,9 @@ async def _rename_in_tripletex(sandbox: Sandbox, t: SandboxTenant, say: Narrator
 async def _dead_letter(settings: Settings, t: SandboxTenant, say: Narrator) -> None:
     say.step(f"(e) a malformed message on {TRIPLETEX_CHANGES}")
     dlq = settings.topic(dead_letter_topic(DECISION_CONSUMER))
-    consumer = AIOKafkaConsumer(
-        dlq, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, auto_offset_reset="latest"
-    )
+    consumer = kafka_security.consumer(settings, dlq, group_id=None, auto_offset_reset="latest")
     await consumer.start()
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    producer = kafka_security.producer(settings)
     await producer.start()
     try:
         async with asyncio.timeout(STEP_TIMEOUT):

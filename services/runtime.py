@@ -29,14 +29,13 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from faststream import FastStream
-from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.envelope import SourceSystem
 from projections import consumer as projections_consumer
 from projections import open_errors
 from projections.database import Database
-from services.core import metrics
+from services.core import kafka_security, metrics
 from services.core.batch_consumer import BatchConsumer
 from services.core.http_edge import BearerTokens, BodyLimit, RecentAnswers, TokenListError
 from services.core.lag import measure_lag
@@ -81,8 +80,8 @@ class Runtime:
         self.settings = settings
         self.tenants = tenants or StaticTenantDirectory.from_file(settings.tenants_file)
         self.roles = tuple(dict.fromkeys(roles))
-        self.broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+        self.broker = kafka_security.broker(
+            settings,
             client_id=f"{settings.service_name}-{'-'.join(self.roles)}",
             # FastStream's service messages go through our logging set-up (JSON, levels) ...
             logger=logging.getLogger("tripletex_sync.kafka"),

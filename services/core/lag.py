@@ -10,17 +10,16 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
+from services.core import kafka_security
 from services.core.settings import Settings
 
 
 async def measure_lag(settings: Settings, groups: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], int]:
     """``{(consumer, topic): lag}`` for consumer names (unprefixed) and their (prefixed) topics."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None)
+    admin = kafka_security.admin(settings)
+    probe = kafka_security.consumer(settings, group_id=None)
     await admin.start()
     await probe.start()
     # aiokafka 0.14: stopping a group-less consumer before its committed-offsets task has run once

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import headers
 from contracts.envelope import WireMessage
-from services.core import metrics, tracing
+from services.core import kafka_security, metrics, tracing
 from services.core.settings import Settings
 
 
@@ -28,8 +28,8 @@ class Publisher:
 
     async def start(self) -> None:
         if self._producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            producer = kafka_security.producer(
+                self._settings,
                 client_id=f"{self._settings.service_name}-publisher",
                 enable_idempotence=True,
                 acks="all",

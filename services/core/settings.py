@@ -21,6 +21,21 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:19092", description="Kafka bootstrap servers (comma-separated)."
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How every Kafka client connects: SASL_SSL (SCRAM over TLS) or SSL (mTLS) in a cluster; "
+        "PLAINTEXT for the local broker.",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism for SASL_SSL/SASL_PLAINTEXT."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user (the role's KafkaUser).")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password of that user.")
+    kafka_ssl_ca_file: str | None = Field(
+        None, description="CA bundle (PEM) the broker's certificate is checked against; unset: system CAs."
+    )
+    kafka_ssl_cert_file: str | None = Field(None, description="Client certificate (PEM) for mTLS.")
+    kafka_ssl_key_file: str | None = Field(None, description="Private key (PEM) of the client certificate.")
     database_url: str = Field(
         "postgresql://postgres@127.0.0.1:55432/tripletex_sync",
         description="PostgreSQL URL of the projections database.",

@@ -8,6 +8,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.topics import topic_specs
+from services.core import kafka_security
 from services.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create every missing topic; returns the names created. Safe to run from every service at once."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = kafka_security.admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

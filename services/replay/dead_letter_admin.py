@@ -19,12 +19,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from contracts import headers
 from contracts.topics import CONSUMERS, dead_letter_topic
 from projections.migrate import migrate
+from services.core import kafka_security
 from services.core.settings import Settings
 from services.replay.topic_range import TopicRangeReader
 
@@ -193,8 +193,8 @@ async def replay(settings: Settings, consumer: str, ids: Sequence[str] | None) -
         present = {d.id for d in letters}
         report.missing = [i for i in ids if i not in present]
         letters = [d for d in letters if d.id in set(ids)]
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+    producer = kafka_security.producer(
+        settings,
         client_id=f"{settings.service_name}-dlq-replay",
         enable_idempotence=True,
         acks="all",

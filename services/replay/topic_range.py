@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from services.core import kafka_security
 from services.core.settings import Settings
 
 Ranges = Mapping[TopicPartition, tuple[int, int]]
@@ -32,9 +31,9 @@ class TopicRangeReader:
     """One unassigned Kafka consumer (``group_id=None``) for looking up and reading offset ranges."""
 
     def __init__(self, settings: Settings) -> None:
-        self._bootstrap = settings.kafka_bootstrap_servers
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+        self._settings = settings
+        self._consumer = kafka_security.consumer(
+            settings,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -56,7 +55,7 @@ class TopicRangeReader:
     async def partitions(self, topics: Iterable[str]) -> list[TopicPartition]:
         """Every partition of these (full, prefixed) topic names; a missing topic has none."""
         wanted = list(topics)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = kafka_security.admin(self._settings)
         await admin.start()
         try:
             described = await admin.describe_topics(wanted)
