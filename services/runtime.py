@@ -78,7 +78,9 @@ class Runtime:
         self, settings: Settings, roles: Iterable[Role], tenants: TenantDirectory | None = None
     ) -> None:
         self.settings = settings
-        self.tenants = tenants or StaticTenantDirectory.from_file(settings.tenants_file)
+        self.tenants = tenants or StaticTenantDirectory.from_file(
+            settings.tenants_file, allow_plain_http=settings.allow_plain_http
+        )
         self.roles = tuple(dict.fromkeys(roles))
         self.broker = kafka_security.broker(
             settings,

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
         None,
         description="Fernet keys (comma-separated) sealing tenants' credentials: the first seals, all open.",
     )
+    allow_plain_http: bool = Field(
+        False,
+        description="Accept tenants' http:// base URLs to any host; otherwise only https:// and http:// "
+        "to a loopback address (the local simulators).",
+    )
     tenant_cache_ttl_s: float = Field(
         5, description="Seconds a process trusts its copy of the tenant registry (pausing takes this long)."
     )

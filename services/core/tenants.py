@@ -8,9 +8,11 @@ Credentials are ``SecretStr``: they never appear in reprs, logs or exceptions.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -50,6 +52,53 @@ class TenantConfig(BaseModel):
     paused: bool = False
 
 
+class InsecureBaseUrl(ValueError):
+    """A tenant's base URL would carry its credentials in clear (or is not an http(s) URL at all)."""
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(tenant_id: str, side: str, url: str, *, allow_plain_http: bool = False) -> str:
+    """``https://``; plain ``http://`` only to a loopback address (the local simulators) or when
+    ``ALLOW_PLAIN_HTTP`` is set: the tenant's credentials (Bearer/Basic) go to this URL."""
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme, parts.hostname
+        has_login = "@" in parts.netloc
+    except ValueError:
+        scheme, host, has_login = "", None, "@" in url
+    if has_login:  # never echoed: it may hold a password
+        raise InsecureBaseUrl(f"tenant {tenant_id!r}: {side} base URL must not carry a user or password")
+    where = f"tenant {tenant_id!r}: {side} base URL {url!r}"
+    if scheme not in ("https", "http") or not host:
+        raise InsecureBaseUrl(f"{where} is not an https:// URL")
+    if scheme == "http" and not allow_plain_http and not is_loopback(host):
+        raise InsecureBaseUrl(
+            f"{where} must be https:// (it carries the tenant's credentials); plain http is allowed "
+            "only to a loopback address, or to any host with ALLOW_PLAIN_HTTP=true"
+        )
+    return url
+
+
+def check_base_urls(config: TenantConfig, *, allow_plain_http: bool = False) -> TenantConfig:
+    """Every connected side's base URL passes ``check_base_url``."""
+    for side in ("svenn", "drifti", "tripletex"):
+        access = getattr(config, side)
+        if access is not None:
+            check_base_url(config.tenant_id, side, access.base_url, allow_plain_http=allow_plain_http)
+    return config
+
+
 class UnknownTenant(LookupError):
     def __init__(self, tenant_id: str) -> None:
         super().__init__(f"tenant {tenant_id!r} is not registered")
@@ -71,12 +120,16 @@ class StaticTenantDirectory:
         self._tenants = {t.tenant_id: t for t in tenants or []}
 
     @classmethod
-    def from_file(cls, path: str | Path | None) -> StaticTenantDirectory:
-        """``[{"tenant_id": ..., "svenn": {...}, "tripletex": {...}}, ...]``; no file means no tenants."""
+    def from_file(cls, path: str | Path | None, *, allow_plain_http: bool = False) -> StaticTenantDirectory:
+        """``[{"tenant_id": ..., "svenn": {...}, "tripletex": {...}}, ...]``; no file means no tenants.
+
+        Refuses (``InsecureBaseUrl``) a base URL that is not https:// (see ``check_base_urls``)."""
         if path is None:
             return cls()
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls([TenantConfig.model_validate(t) for t in raw])
+        return cls(
+            [check_base_urls(TenantConfig.model_validate(t), allow_plain_http=allow_plain_http) for t in raw]
+        )
 
     def put(self, tenant: TenantConfig) -> None:
         self._tenants[tenant.tenant_id] = tenant

@@ -37,7 +37,9 @@ def _clients(config: TenantConfig) -> tuple[DriftiReader, TripletexClient]:
 
 
 async def _tenant(tenant_id: str, settings: Settings) -> TenantConfig:
-    return await StaticTenantDirectory.from_file(settings.tenants_file).get(tenant_id)
+    return await StaticTenantDirectory.from_file(
+        settings.tenants_file, allow_plain_http=settings.allow_plain_http
+    ).get(tenant_id)
 
 
 @drifti_app.command("match-accounts")

@@ -24,7 +24,7 @@ from rich.table import Table
 from projections.database import Database
 from services.core.publisher import Publisher
 from services.core.settings import Settings
-from services.core.tenants import TenantConfig, UnknownTenant
+from services.core.tenants import InsecureBaseUrl, TenantConfig, UnknownTenant, check_base_url
 from services.tenants.registry import (
     ACCESS_OF,
     SIDES,
@@ -68,7 +68,7 @@ async def _registry(settings: Settings, *, keys: bool) -> AsyncIterator[TenantRe
     database = Database(settings.database_url)
     await database.start()  # applies pending migrations, like every other entry point
     try:
-        yield TenantRegistry(database.pool, box)
+        yield TenantRegistry(database.pool, box, allow_plain_http=settings.allow_plain_http)
     finally:
         await database.stop()
 
@@ -151,6 +151,12 @@ def add(
     elif not any(urls.values()):
         raise _fail("connect at least one side: --svenn-url, --drifti-url, --tripletex-url or --config")
     else:
+        for side, url in urls.items():  # before anyone types a credential for it
+            if url is not None:
+                try:
+                    check_base_url(tenant, side, url, allow_plain_http=Settings().allow_plain_http)
+                except InsecureBaseUrl as exc:
+                    raise _fail(str(exc)) from None
         tenant_config = _prompt_config(tenant, urls, paused)
 
     async def work(settings: Settings) -> TenantRow:

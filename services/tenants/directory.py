@@ -98,7 +98,9 @@ def registry_directory(settings: Settings, database: Database) -> PostgresTenant
 async def find_tenant(settings: Settings, tenant_id: str) -> TenantConfig:
     """One tenant for a command-line tool: from ``TENANTS_FILE`` when set, else from the registry."""
     if not registry_configured(settings):
-        return await StaticTenantDirectory.from_file(settings.tenants_file).get(tenant_id)
+        return await StaticTenantDirectory.from_file(
+            settings.tenants_file, allow_plain_http=settings.allow_plain_http
+        ).get(tenant_id)
     database = Database(settings.database_url)
     await database.start()
     try:

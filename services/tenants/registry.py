@@ -8,6 +8,7 @@ cached directory re-open only the tenants that changed.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, get_args
@@ -16,7 +17,15 @@ import asyncpg
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from contracts.envelope import TenantId
-from services.core.tenants import DriftiAccess, SvennAccess, TenantConfig, TripletexAccess, UnknownTenant
+from services.core.tenants import (
+    DriftiAccess,
+    InsecureBaseUrl,
+    SvennAccess,
+    TenantConfig,
+    TripletexAccess,
+    UnknownTenant,
+    check_base_urls,
+)
 from services.tenants.secret_box import SecretBox, SecretKeysMissing, Secrets, SecretsUnreadable
 
 ACCESS_OF: dict[str, type[BaseModel]] = {
@@ -28,6 +37,8 @@ SIDES = tuple(ACCESS_OF)
 _TENANT_ID: TypeAdapter[str] = TypeAdapter(TenantId)
 
 ACTIVE, PAUSED, RESUMING = "active", "paused", "resuming"
+
+log = logging.getLogger(__name__)
 
 
 class TenantExists(ValueError):
@@ -127,9 +138,13 @@ def _row(record: asyncpg.Record) -> TenantRow:
 
 
 class TenantRegistry:
-    def __init__(self, pool: asyncpg.Pool, box: SecretBox | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, box: SecretBox | None = None, *, allow_plain_http: bool = False
+    ) -> None:
         self.pool = pool
         self._box = box
+        self._allow_plain_http = allow_plain_http  # ALLOW_PLAIN_HTTP, for new tenants' base URLs
+        self._warned_unbound: set[str] = set()
 
     @property
     def box(self) -> SecretBox:
@@ -162,12 +177,22 @@ class TenantRegistry:
 
     def config_of(self, record: asyncpg.Record) -> TenantConfig:
         row = _row(record)
-        secrets = self.box.open(record["secrets"], tenant_id=row.tenant_id)
+        secrets, bound = self.box.unseal(record["secrets"], tenant_id=row.tenant_id)
+        if not bound and row.tenant_id not in self._warned_unbound:
+            self._warned_unbound.add(row.tenant_id)
+            log.warning(
+                "tenant credentials are sealed without their tenant id: run `tsync tenants rotate-key`",
+                extra={"tenant_id": row.tenant_id},
+            )
         return assemble(row.tenant_id, row.base_urls, secrets, row.state)
 
     # ------------------------------------------------------------------- changing
     async def add(self, config: TenantConfig) -> TenantRow:
         check_tenant_id(config.tenant_id)
+        try:
+            check_base_urls(config, allow_plain_http=self._allow_plain_http)
+        except InsecureBaseUrl as exc:
+            raise InvalidTenant(str(exc)) from None
         base_urls, secrets = split(config)
         if not base_urls:
             raise InvalidTenant(f"tenant {config.tenant_id!r} connects no side (svenn, drifti, tripletex)")
@@ -178,7 +203,7 @@ class TenantRegistry:
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_COLUMNS}""",
                 config.tenant_id,
                 *(base_urls.get(s) for s in SIDES),
-                self.box.seal(secrets),
+                self.box.seal(secrets, tenant_id=config.tenant_id),
                 self.box.key_id,
                 credential_names(secrets),
                 PAUSED if config.paused else ACTIVE,
@@ -212,7 +237,7 @@ class TenantRegistry:
                         revision = revision + 1, updated_at = now()
                     WHERE tenant_id = $1 RETURNING {_COLUMNS}""",
                 tenant_id,
-                self.box.seal(secrets),
+                self.box.seal(secrets, tenant_id=tenant_id),
                 self.box.key_id,
                 credential_names(secrets),
             )
@@ -231,10 +256,11 @@ class TenantRegistry:
         return _row(record)
 
     async def rotate_key(self) -> tuple[int, int, list[str]]:
-        """Re-seal every tenant not sealed with the first key.
+        """Re-seal every tenant not sealed with the first key, or sealed before blobs were bound to
+        their tenant (so every blob names its tenant afterwards).
 
-        Returns (re-sealed, total, tenants none of the keys opens): one unreadable tenant does
-        not stop the others from moving to the new key.
+        Returns (re-sealed, total, tenants none of the keys opens or sealed for another tenant):
+        one unreadable tenant does not stop the others from moving to the new key.
         """
         resealed, unreadable = 0, []
         async with self.pool.acquire() as connection, connection.transaction():
@@ -242,13 +268,14 @@ class TenantRegistry:
                 "SELECT tenant_id, secrets, secrets_key_id FROM tenant ORDER BY tenant_id FOR UPDATE"
             )
             for record in records:
-                if record["secrets_key_id"] == self.box.key_id:
-                    continue
                 try:
-                    sealed = self.box.reseal(record["secrets"], tenant_id=record["tenant_id"])
+                    secrets, bound = self.box.unseal(record["secrets"], tenant_id=record["tenant_id"])
                 except SecretsUnreadable:
                     unreadable.append(record["tenant_id"])
                     continue
+                if bound and record["secrets_key_id"] == self.box.key_id:
+                    continue
+                sealed = self.box.seal(secrets, tenant_id=record["tenant_id"])
                 await connection.execute(
                     """UPDATE tenant SET secrets = $2, secrets_key_id = $3, revision = revision + 1,
                            updated_at = now() WHERE tenant_id = $1""",

@@ -31,12 +31,12 @@ def config(tenant_id: str, *, paused: bool = False) -> TenantConfig:
             "tenant_id": tenant_id,
             "paused": paused,
             "tripletex": {
-                "base_url": "http://tripletex.test/v2",
+                "base_url": "https://tripletex.test/v2",
                 "consumer_token": "consumer-s3cr3t",
                 "employee_token": "employee-s3cr3t",
                 "webhook_secret": "hook-s3cr3t",
             },
-            "svenn": {"base_url": "http://svenn.test", "api_key": "svenn-key-s3cr3t"},
+            "svenn": {"base_url": "https://svenn.test", "api_key": "svenn-key-s3cr3t"},
         }
     )
 
@@ -162,7 +162,7 @@ async def test_command_line_tools_find_a_tenant_in_the_registry_or_the_file(
     assert await find_tenant(with_keys, tenant_id) == config(tenant_id)
     file = tmp_path / "tenants.json"
     file.write_text(
-        json.dumps([{"tenant_id": "from-file", "svenn": {"base_url": "http://s", "api_key": "k"}}])
+        json.dumps([{"tenant_id": "from-file", "svenn": {"base_url": "https://s", "api_key": "k"}}])
     )
     from_file = with_keys.model_copy(update={"tenants_file": str(file)})
     assert (await find_tenant(from_file, "from-file")).tenant_id == "from-file"

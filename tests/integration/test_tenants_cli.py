@@ -70,7 +70,7 @@ def test_add_with_hidden_prompts_then_list_shows_which_credentials_are_set_maske
 ) -> None:
     added = cli.invoke(
         app,
-        ["tenants", "add", tenant_id, "--tripletex-url", "http://tt.test/v2"],
+        ["tenants", "add", tenant_id, "--tripletex-url", "https://tt.test/v2"],
         input="consumer-s3cr3t\nemployee-s3cr3t\n\n",
     )
     assert added.exit_code == 0, added.output
@@ -79,7 +79,7 @@ def test_add_with_hidden_prompts_then_list_shows_which_credentials_are_set_maske
     listed = cli.invoke(app, ["tenants", "list"])
     assert listed.exit_code == 0, listed.output
     line = next(row for row in listed.output.splitlines() if tenant_id in row)
-    assert "active" in line and "http://tt.test/v2" in line
+    assert "active" in line and "https://tt.test/v2" in line
     assert "consumer_token ••••" in line and "webhook_secret (not set)" in line
     assert_no_secret(listed.output)
     secrets = stored(settings, tenant_id)["secrets"]
@@ -96,12 +96,12 @@ def test_add_from_a_config_file_like_tenants_file(
         json.dumps(
             {
                 "svenn": {
-                    "base_url": "http://svenn.test",
+                    "base_url": "https://svenn.test",
                     "api_key": "svenn-s3cr3t",
                     "webhook_secret": "hook-s3cr3t",
                 },
                 "tripletex": {
-                    "base_url": "http://tt.test/v2",
+                    "base_url": "https://tt.test/v2",
                     "consumer_token": "consumer-s3cr3t",
                     "employee_token": "employee-s3cr3t",
                 },
@@ -120,7 +120,7 @@ def test_add_from_a_config_file_like_tenants_file(
 def test_bad_input_gets_a_clear_error_and_no_secret(cli: CliRunner, tenant_id: str, tmp_path: Path) -> None:
     path = tmp_path / "tenant.json"
     path.write_text(
-        json.dumps({"tripletex": {"base_url": "http://tt.test/v2", "consumer_token": "consumer-s3cr3t"}})
+        json.dumps({"tripletex": {"base_url": "https://tt.test/v2", "consumer_token": "consumer-s3cr3t"}})
     )
     missing = cli.invoke(app, ["tenants", "add", tenant_id, "--config", str(path)])
     assert missing.exit_code == 1
@@ -139,7 +139,7 @@ def test_bad_input_gets_a_clear_error_and_no_secret(cli: CliRunner, tenant_id: s
     assert unknown.exit_code == 1 and "not registered" in unknown.output
     no_keys = cli.invoke(
         app,
-        ["tenants", "add", tenant_id, "--tripletex-url", "http://tt.test/v2"],
+        ["tenants", "add", tenant_id, "--tripletex-url", "https://tt.test/v2"],
         input="a\nb\n\n",
         env={"TENANT_SECRET_KEYS": ""},
     )
@@ -151,7 +151,7 @@ def test_rotate_secret_from_stdin_replaces_one_credential_silently(
 ) -> None:
     cli.invoke(
         app,
-        ["tenants", "add", tenant_id, "--tripletex-url", "http://tt.test/v2"],
+        ["tenants", "add", tenant_id, "--tripletex-url", "https://tt.test/v2"],
         input="consumer-s3cr3t\nemployee-s3cr3t\n\n",
     )
     rotated = cli.invoke(
@@ -198,7 +198,7 @@ def test_rotate_key_reseals_everything_with_the_new_first_key(
 ) -> None:
     cli.invoke(
         app,
-        ["tenants", "add", tenant_id, "--tripletex-url", "http://tt.test/v2"],
+        ["tenants", "add", tenant_id, "--tripletex-url", "https://tt.test/v2"],
         input="consumer-s3cr3t\nemployee-s3cr3t\n\n",
     )
     new_key = Fernet.generate_key().decode()
@@ -220,7 +220,7 @@ def test_pause_list_and_resume_from_the_command_line(
 ) -> None:
     cli.invoke(
         app,
-        ["tenants", "add", tenant_id, "--tripletex-url", "http://tt.test/v2"],
+        ["tenants", "add", tenant_id, "--tripletex-url", "https://tt.test/v2"],
         input="consumer-s3cr3t\nemployee-s3cr3t\n\n",
     )
     env = {"KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers, "TOPIC_PREFIX": settings.topic_prefix}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
@@ -20,14 +22,14 @@ SECRETS = {"tripletex": {"consumer_token": "consumer-s3cr3t", "employee_token": 
 
 def test_sealed_secrets_open_again_and_are_not_plain() -> None:
     box = SecretBox([Fernet.generate_key().decode()])
-    token = box.seal(SECRETS)
+    token = box.seal(SECRETS, tenant_id="acme")
     assert b"s3cr3t" not in token
     assert box.open(token, tenant_id="acme") == SECRETS
 
 
 def test_first_key_seals_every_key_opens_and_reseal_moves_to_the_first() -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    sealed_with_old = SecretBox([old]).seal(SECRETS)
+    sealed_with_old = SecretBox([old]).seal(SECRETS, tenant_id="acme")
     both = SecretBox([new, old])
     assert both.key_id == key_id(new)
     assert both.open(sealed_with_old, tenant_id="acme") == SECRETS
@@ -59,3 +61,25 @@ def test_settings_never_show_the_keys() -> None:
     key = Fernet.generate_key().decode()
     settings = Settings(tenant_secret_keys=SecretStr(key))
     assert key not in repr(settings) and key not in str(settings.model_dump())
+
+
+def test_a_blob_opens_only_for_the_tenant_it_was_sealed_for() -> None:
+    box = SecretBox([Fernet.generate_key().decode()])
+    acme = box.seal(SECRETS, tenant_id="acme")
+    assert box.unseal(acme, tenant_id="acme") == (SECRETS, True)
+    with pytest.raises(SecretsUnreadable, match="sealed for another tenant") as caught:
+        box.open(acme, tenant_id="globex")
+    assert "s3cr3t" not in str(caught.value)
+    with pytest.raises(SecretsUnreadable):
+        box.reseal(acme, tenant_id="globex")
+
+
+def test_a_blob_sealed_before_binding_still_opens_and_reseals_bound() -> None:
+    key = Fernet.generate_key().decode()
+    legacy = Fernet(key.encode()).encrypt(json.dumps(SECRETS, sort_keys=True).encode())  # the old format
+    box = SecretBox([key])
+    assert box.unseal(legacy, tenant_id="acme") == (SECRETS, False)
+    bound = box.reseal(legacy, tenant_id="acme")
+    assert box.unseal(bound, tenant_id="acme") == (SECRETS, True)
+    with pytest.raises(SecretsUnreadable):
+        box.open(bound, tenant_id="globex")
