@@ -222,4 +222,27 @@ class Outcome(_Envelope):
         return self.outcome_id
 
 
-WireMessage = ChangeEvent | Command | Outcome | DecisionRecord
+class SideStatus(_Envelope):
+    """A tenant's side stopped answering the writers for ``API_UNREACHABLE_AFTER_S``, or answers
+    again (S-X1): one error-log entry per tenant and side, opened and resolved by these.
+
+    Published by the writer that parked the tenant's commands (``services.tenants.outages``) on
+    ``sync.outcomes.v1``; ``since`` is when the side stopped answering, ``target`` the writer whose
+    commands wait. Its id derives from (tenant, target, side, since, reachable): a repeat is absorbed.
+    """
+
+    message_type: Literal["side_status"] = "side_status"
+    status_id: UUID
+    target: SourceSystem
+    side: SourceSystem
+    reachable: bool
+    since: AwareDatetime
+    detail: Explanation
+    occurred_at: AwareDatetime = Field(default_factory=utc_now)
+
+    @property
+    def message_id(self) -> UUID:
+        return self.status_id
+
+
+WireMessage = ChangeEvent | Command | Outcome | DecisionRecord | SideStatus

@@ -96,10 +96,12 @@ CATALOG: dict[str, ErrorCode] = {
         ),
         ErrorCode(
             API_UNREACHABLE,
-            "Fikk ikke kontakt med Tripletex eller Svenn.",
-            "Could not reach Tripletex or Svenn.",
-            "Ingenting å gjøre: synkroniseringen prøver igjen av seg selv.",
-            "Nothing to do: the sync retries by itself.",
+            "Tripletex, Svenn eller Drifti svarer ikke; endringene til dette systemet venter.",
+            "Tripletex, Svenn or Drifti does not answer; the changes for it are waiting.",
+            "Ingenting går tapt: endringene skrives i riktig rekkefølge så snart systemet svarer igjen. "
+            "Varer det lenge, sjekk systemets driftsstatus og at integrasjonen fortsatt har tilgang.",
+            "Nothing is lost: the changes are written in order as soon as it answers again. "
+            "If it lasts, check the system's service status and that the integration still has access.",
         ),
         ErrorCode(
             DRIFTI_USER_NOT_LINKED,

@@ -8,17 +8,19 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from contracts.envelope import DecisionRecord, Outcome
+from contracts.envelope import DecisionRecord, Outcome, SideStatus
 from projections import decision_log, error_log, links, outcomes
 
 
 async def apply_messages(
-    connection: asyncpg.Connection, messages: Sequence[Outcome | DecisionRecord]
+    connection: asyncpg.Connection, messages: Sequence[Outcome | DecisionRecord | SideStatus]
 ) -> None:
-    """Outcomes first (rows, counts, links), then decisions (link breaks/restores), then the logs."""
+    """Outcomes first (rows, counts, links), then decisions (link breaks/restores), then the logs
+    (side statuses open and resolve ``API_UNREACHABLE``)."""
     new_outcomes = await outcomes.apply(connection, [m for m in messages if isinstance(m, Outcome)])
     decisions = [m for m in messages if isinstance(m, DecisionRecord)]
     await links.apply_outcomes(connection, new_outcomes)
     await links.apply_decisions(connection, decisions)
-    await error_log.apply(connection, decisions, new_outcomes)
+    statuses = [m for m in messages if isinstance(m, SideStatus)]
+    await error_log.apply(connection, decisions, new_outcomes, statuses)
     await decision_log.apply(connection, decisions)

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from faststream.kafka import KafkaBroker
 from pydantic import Field, TypeAdapter
 
-from contracts.envelope import DecisionRecord, Outcome
+from contracts.envelope import DecisionRecord, Outcome, SideStatus
 from contracts.topics import PROJECTIONS_CONSUMER, SYNC_DECISIONS, SYNC_OUTCOMES
 from projections import positions
 from projections.apply import apply_messages
@@ -27,17 +27,18 @@ from services.core.settings import Settings
 
 PROJECTION = "projections"
 
-ProjectedMessage = Annotated[Outcome | DecisionRecord, Field(discriminator="message_type")]
+Projected = Outcome | DecisionRecord | SideStatus
+ProjectedMessage = Annotated[Projected, Field(discriminator="message_type")]
 
 
-class ProjectionConsumer(BatchConsumer[Outcome | DecisionRecord]):
+class ProjectionConsumer(BatchConsumer[Projected]):
     stage = "project"
 
     def __init__(self, *, database: Database, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.database = database
 
-    async def handle_batch(self, received: list[Received[Outcome | DecisionRecord]]) -> None:
+    async def handle_batch(self, received: list[Received[Projected]]) -> None:
         if not received:
             return
         for item in received:
@@ -49,7 +50,7 @@ class ProjectionConsumer(BatchConsumer[Outcome | DecisionRecord]):
         except UNAVAILABLE_ERRORS as exc:
             raise TransientError(f"projections database unavailable: {exc}") from exc
 
-    async def _write(self, received: list[Received[Outcome | DecisionRecord]]) -> None:
+    async def _write(self, received: list[Received[Projected]]) -> None:
         async with self.database.pool.acquire() as connection, connection.transaction():
             seen = await positions.load(connection, PROJECTION, (i.record.topic for i in received))
             fresh = [i.message for i in received if positions.is_new(seen, i.record)]

@@ -1,6 +1,9 @@
 """The error log (S-X1): one entry per record and error code, opened by a rejection or a failed
 write, counted on repeats, and resolved when the same record later syncs.
 
+A side that stays unreachable (``SideStatus`` from a writer) is one ``API_UNREACHABLE`` entry per
+tenant and side (entity type ``connection``), resolved by the status saying it answers again.
+
 "Later syncs" means: a rule rejection resolves when a later decision about the record is no
 longer a rejection (the user fixed it); a failed write resolves when a later write of the record
 is applied. One rejection is settled on the other side: a Svenn user's deactivation of a customer
@@ -16,8 +19,21 @@ from datetime import datetime
 import asyncpg
 
 from contracts.entities import CustomerSnapshot
-from contracts.envelope import DecisionRecord, EntityType, Outcome, OutcomeStatus, SourceSystem, Verdict
-from contracts.error_codes import CUSTOMER_DEACTIVATE_IN_TRIPLETEX, RULE_CODES, WRITE_CODES
+from contracts.envelope import (
+    DecisionRecord,
+    EntityType,
+    Outcome,
+    OutcomeStatus,
+    SideStatus,
+    SourceSystem,
+    Verdict,
+)
+from contracts.error_codes import API_UNREACHABLE, CUSTOMER_DEACTIVATE_IN_TRIPLETEX, RULE_CODES, WRITE_CODES
+
+# A side that stays unreachable is one entry per tenant and side (S-X1), not one per record: entity
+# type ``connection``, the side's name as its id.
+CONNECTION = "connection"
+UNREACHABLE_RULE = "S-X1"
 
 _OPEN = """
 INSERT INTO error_log (tenant_id, system, entity_type, entity_id, error_code, rule_id, detail,
@@ -42,9 +58,19 @@ WHERE tenant_id = $1 AND system = $2 AND entity_type = $3 AND entity_id = $4
 
 
 async def apply(
-    connection: asyncpg.Connection, decisions: Iterable[DecisionRecord], outcomes: Iterable[Outcome]
+    connection: asyncpg.Connection,
+    decisions: Iterable[DecisionRecord],
+    outcomes: Iterable[Outcome],
+    statuses: Iterable[SideStatus] = (),
 ) -> None:
     events: list[tuple[datetime, str, tuple[object, ...]]] = []
+    for s in statuses:
+        side: tuple[object, ...] = (s.tenant_id, s.side.value, CONNECTION, s.side.value)
+        if s.reachable:
+            events.append((s.occurred_at, "resolve", (*side, [API_UNREACHABLE], s.occurred_at)))
+        else:
+            opened = (*side, API_UNREACHABLE, UNREACHABLE_RULE, s.detail, s.occurred_at, s.status_id)
+            events.append((s.occurred_at, "open", opened))
     for d in decisions:
         where = (d.tenant_id, d.source.value, d.entity_type.value, d.entity_id)
         if d.verdict is Verdict.REJECT and d.error_code:

@@ -40,10 +40,9 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import TypeAdapter, ValidationError
 
 from contracts import headers
-from contracts.envelope import DecisionRecord, Outcome
 from contracts.topics import SYNC_DECISIONS, SYNC_OUTCOMES
 from projections.apply import apply_messages
-from projections.consumer import PROJECTION, ProjectedMessage
+from projections.consumer import PROJECTION, Projected, ProjectedMessage
 from projections.database import UNAVAILABLE_ERRORS
 from projections.migrate import migrate
 from services.core.batch_consumer import describe_validation_error
@@ -57,7 +56,7 @@ TABLES = ("sync_outcome", "sync_status", "link", "error_log", "decision_log")
 # Bookkeeping of a projection table, cleared with it (decision_log's trim counter).
 _BOOKKEEPING = ("decision_log_tenant",)
 CHUNK = 500
-_ADAPTER: TypeAdapter[Outcome | DecisionRecord] = TypeAdapter(ProjectedMessage)
+_ADAPTER: TypeAdapter[Projected] = TypeAdapter(ProjectedMessage)
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class _Message:
     topic: str
     partition: int
     offset: int
-    message: Outcome | DecisionRecord
+    message: Projected
 
     @property
     def order(self) -> tuple[int, str, int, int]:

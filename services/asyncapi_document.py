@@ -28,7 +28,7 @@ import typer
 from faststream.specification import AsyncAPI
 
 from contracts import headers
-from contracts.envelope import ChangeEvent, Command, DecisionRecord, Outcome
+from contracts.envelope import ChangeEvent, Command, DecisionRecord, Outcome, SideStatus
 from contracts.topics import (
     CHANGE_TOPICS,
     COMMAND_TOPICS,
@@ -49,7 +49,7 @@ VERSION = "1"
 @dataclass(frozen=True)
 class TopicMessages:
     topic: str
-    schema: type[Any]
+    schema: Any  # a contract model, or a union of them (the outcome topic)
     sender: str
     description: str
 
@@ -81,9 +81,11 @@ TOPIC_MESSAGES: tuple[TopicMessages, ...] = (
     ),
     TopicMessages(
         SYNC_OUTCOMES,
-        Outcome,
+        Outcome | SideStatus,
         "tripletex-writer, svenn-writer",
-        "What a writer did with a command: applied, skipped or failed (with an error code).",
+        "What a writer did with a command: applied, skipped or failed (with an error code); and a "
+        "side_status when a tenant's side has not answered for API_UNREACHABLE_AFTER_S, or answers again "
+        "(key tenant|connection|side).",
     ),
     *(
         TopicMessages(
@@ -104,7 +106,7 @@ _HEADERS: dict[str, Any] = {
         headers.MESSAGE_ID: {"type": "string", "format": "uuid", "description": "The message's own id."},
         headers.MESSAGE_TYPE: {
             "type": "string",
-            "enum": ["change_event", "command", "decision", "outcome"],
+            "enum": ["change_event", "command", "decision", "outcome", "side_status"],
             "description": "The payload's message_type.",
         },
         headers.TENANT: {"type": "string", "description": "The tenant the message is about."},

@@ -45,6 +45,7 @@ from services.core.settings import Settings
 from services.core.tenants import StaticTenantDirectory, TenantDirectory
 from services.core.topic_admin import ensure_topics
 from services.core.tracing import configure_tracing
+from services.core.writer import CommandWriter
 from services.decision import consumer as decision
 from services.drifti.hours.http import hours_export_routes
 from services.drifti.ingest import DriftiReaders, drifti_webhook_routes
@@ -92,7 +93,11 @@ class Runtime:
         )
         # The tenant registry (TENANT_SECRET_KEYS set, no TENANTS_FILE) puts every role on the database.
         uses_registry = tenants is None and registry_configured(settings)
-        needs_database = Role.PROJECTIONS in self.roles or Role.DECISION in self.roles or uses_registry
+        # Writers park the commands of a tenant whose side does not answer (services/tenants/outages.py).
+        writes = Role.TRIPLETEX_WRITER in self.roles or Role.SVENN_WRITER in self.roles
+        needs_database = (
+            Role.PROJECTIONS in self.roles or Role.DECISION in self.roles or writes or uses_registry
+        )
         self.database = Database(settings.database_url) if needs_database else None
         if uses_registry and self.database is not None:
             self.tenants = registry_directory(settings, self.database)
@@ -113,7 +118,13 @@ class Runtime:
             if role in self.roles:
                 self.consumers.append(
                     writers.register(
-                        self.broker, self.publisher, settings, side, self.tenants, gate=self.write_gate
+                        self.broker,
+                        self.publisher,
+                        settings,
+                        side,
+                        self.tenants,
+                        gate=self.write_gate,
+                        database=self.database,
                     )
                 )
         if self.database is not None and Role.PROJECTIONS in self.roles:
@@ -179,6 +190,9 @@ class Runtime:
         if self.database is not None:
             await self.database.start()
         await self.publisher.start()
+        for consumer in self.consumers:
+            if isinstance(consumer, CommandWriter):
+                await consumer.start()  # the probe of tenants whose side does not answer
 
     async def _release(self) -> None:
         for consumer in self.consumers:

@@ -53,3 +53,9 @@ SUBSCRIPTIONS_DISABLED = Gauge(
     "Tripletex webhook subscriptions not active after the ingest's check (disabled, or MISSING), per event.",
     ["event", "status"],
 )
+SIDES_UNREACHABLE = Gauge(
+    "tsync_sides_unreachable",
+    "Tenants whose side does not answer the writers (their commands parked), per side; measured from "
+    "PostgreSQL by every writer process (use max, not sum, over processes).",
+    ["side"],
+)

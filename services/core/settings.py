@@ -126,6 +126,22 @@ class Settings(BaseSettings):
     tenant_cache_ttl_s: float = Field(
         5, description="Seconds a process trusts its copy of the tenant registry (pausing takes this long)."
     )
+    writer_concurrency: int = Field(
+        16, ge=1, description="Commands a writer applies at once within a batch, over all tenants."
+    )
+    writer_tenant_concurrency: int = Field(
+        8, ge=1, description="Commands of one tenant a writer applies at once (its share of the above)."
+    )
+    writer_probe_interval_s: float = Field(
+        10,
+        gt=0,
+        description="Seconds between a writer's probes of a tenant's unreachable side (doubling, up to 16x).",
+    )
+    api_unreachable_after_s: float = Field(
+        300,
+        ge=0,
+        description="Seconds a tenant's side may stay unreachable before its API_UNREACHABLE entry.",
+    )
     panel_session_secret: SecretStr | None = Field(
         None,
         description="Key signing the panel's session cookies (random per process when unset); "

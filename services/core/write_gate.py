@@ -10,7 +10,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Protocol
 
-from contracts.envelope import Command
+from contracts.envelope import Command, SourceSystem
+from services.core.errors import TransientError
 
 
 class Admission(StrEnum):
@@ -24,6 +25,18 @@ class Admission(StrEnum):
 
 
 TENANT_PAUSED = "TENANT_PAUSED"
+
+
+class SideUnreachable(TransientError):
+    """A tenant's API did not answer a writer after the client's own retries (5xx, timeouts,
+    connection errors, 429 beyond its budget): the side is down for that tenant, nothing is wrong
+    with the command. A writer with a database parks the tenant's commands (``services.tenants.
+    outages``) instead of retrying the batch; without one it is a ``TransientError`` like any other."""
+
+    def __init__(self, side: SourceSystem, tenant_id: str, message: str) -> None:
+        super().__init__(message)
+        self.side = side
+        self.tenant_id = tenant_id
 
 
 class WriteGate(Protocol):

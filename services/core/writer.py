@@ -1,47 +1,116 @@
 """What every writer shares: consume commands for one side, apply each, publish its outcome.
 
 Each side's writer (``services/tripletex/writer.py``, ``services/svenn/writer.py``) overrides
-``apply``. The base only *records* a command and reports it ``skipped`` with reason
-``RECORD_ONLY`` — the truth about what happened — for a side that has no writer yet.
+``apply`` (and ``probe``). The base only *records* a command and reports it ``skipped`` with
+reason ``RECORD_ONLY`` — the truth about what happened — for a side that has no writer yet.
+
+**Lanes.** A batch's commands run concurrently (``WRITER_CONCURRENCY`` at once, at most
+``WRITER_TENANT_CONCURRENCY`` of one tenant), started round-robin over the tenants so a tenant
+with a big backlog cannot take every slot. What the engine relies on stays in order
+(``lane_dependencies``): a record's commands one after another, and a command waits for every
+earlier command of its tenant in the batch on an entity type it may name (``REFERENCES``: an
+employee's create before a project naming it as a member, S-P8; customers and projects before
+Drifti invoices, invoices before payments). Outcomes are published (and awaited) before the batch
+commits, as before.
+
+**A side that does not answer** (``SideUnreachable``): the tenant's command and every later one
+of the tenant for this writer are parked (``services.tenants.outages``) and the batch goes on with
+the other tenants; a background probe re-publishes them in order once the side answers again.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import itertools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.bounds import Version
 from contracts.entities import EntitySnapshot
-from contracts.envelope import Command, Operation, Outcome, OutcomeStatus
+from contracts.envelope import Command, EntityType, Operation, Outcome, OutcomeStatus, SourceSystem
+from contracts.error_codes import API_UNREACHABLE
 from contracts.ids import outcome_id
 from contracts.topics import SYNC_OUTCOMES, record_key
 from services.core import metrics
 from services.core.batch_consumer import BatchConsumer, Received
+from services.core.errors import is_transient
 from services.core.tenants import TenantDirectory
-from services.core.write_gate import TENANT_PAUSED, Admission, WriteGate
+from services.core.write_gate import TENANT_PAUSED, Admission, SideUnreachable, WriteGate
+
+if TYPE_CHECKING:
+    from services.tenants.outages import Outages
 
 RECORD_ONLY = "RECORD_ONLY"
 _WRITES = (Operation.CREATE, Operation.UPDATE)
 
+# The entity types a command of a type may name: it waits for every earlier command of its tenant
+# in the batch on one of them. A project names its customer and its members (employees, S-P8) and
+# may carry activities; a Drifti invoice its customer and job (project); a payment its invoice.
+REFERENCES: dict[EntityType, frozenset[EntityType]] = {
+    EntityType.PROJECT: frozenset({EntityType.EMPLOYEE, EntityType.CUSTOMER, EntityType.ACTIVITY}),
+    EntityType.INVOICE: frozenset({EntityType.CUSTOMER, EntityType.PROJECT}),
+    EntityType.PAYMENT: frozenset({EntityType.CUSTOMER, EntityType.PROJECT, EntityType.INVOICE}),
+}
+
+
+def lane_dependencies(commands: Sequence[tuple[str, bytes, EntityType]]) -> list[tuple[int, ...]]:
+    """For each (tenant, record key, entity type), in batch order, the earlier ones it must follow.
+
+    The previous command of the same record, and every earlier command of the same tenant on a type
+    it references (``REFERENCES``). Different records of other types, and other tenants, run freely.
+    """
+    last_of_record: dict[bytes, int] = {}
+    of_type: dict[tuple[str, EntityType], list[int]] = {}
+    dependencies: list[tuple[int, ...]] = []
+    for index, (tenant_id, key, entity_type) in enumerate(commands):
+        before: set[int] = set()
+        if key in last_of_record:
+            before.add(last_of_record[key])
+        for referenced in REFERENCES.get(entity_type, ()):
+            before.update(of_type.get((tenant_id, referenced), ()))
+        dependencies.append(tuple(sorted(before)))
+        last_of_record[key] = index
+        of_type.setdefault((tenant_id, entity_type), []).append(index)
+    return dependencies
+
+
+def round_robin(tenants: Sequence[str]) -> list[int]:
+    """Indexes of a batch interleaved over its tenants (A1, B1, A2, B2, …), each tenant's in order."""
+    lanes: dict[str, list[int]] = {}
+    for index, tenant_id in enumerate(tenants):
+        lanes.setdefault(tenant_id, []).append(index)
+    return [i for row in itertools.zip_longest(*lanes.values()) for i in row if i is not None]
+
 
 class CommandWriter(BatchConsumer[Command]):
-    """Record-only writer; a side's real writer overrides ``apply``.
+    """Record-only writer; a side's real writer overrides ``apply`` and ``probe``.
 
     ``apply`` returns the outcome (applied / skipped / failed with an error code from
     ``contracts.error_codes``) for anything the command itself decides; it raises
-    ``TransientError`` when the side cannot be reached, so the batch is retried rather than
-    dead-lettered. It must be idempotent: the same command may arrive twice (redelivery, a crash
-    between the write and the offset commit) and must not create a second record.
+    ``SideUnreachable`` when the tenant's side does not answer (the tenant's commands are parked)
+    and ``TransientError`` for any other outage (the batch is retried rather than dead-lettered).
+    It must be idempotent: the same command may arrive twice (redelivery, a crash between the
+    write and the offset commit) and must not create a second record.
     """
 
     stage = "write"
 
-    def __init__(self, *, tenants: TenantDirectory, gate: WriteGate | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        tenants: TenantDirectory,
+        gate: WriteGate | None = None,
+        outages: Outages | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.tenants = tenants
         self.gate = gate  # None: every command is written (no pausing without the tenant registry)
+        self.outages = outages  # None: an unreachable side holds the batch (no database)
 
     async def apply(self, command: Command) -> Outcome:
         return outcome_for(
@@ -50,12 +119,102 @@ class CommandWriter(BatchConsumer[Command]):
             reason=f"{RECORD_ONLY}: the {command.target} writer does not call the API yet",
         )
 
+    async def probe(self, tenant_id: str, side: SourceSystem) -> None:
+        """Ask the tenant's ``side`` something cheap; raise when it does not answer (the base: it does)."""
+
+    # ------------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Start the background probe of parked tenants (the runtime calls it once the database is up)."""
+        if self.outages is not None:
+            await self.outages.start(self.probe)
+
+    async def aclose(self) -> None:
+        if self.outages is not None:
+            await self.outages.stop()
+
+    # ------------------------------------------------------------------- a batch
+    async def handle_batch(self, received: list[Received[Command]]) -> None:
+        """The batch's commands in lanes (see the module docstring); an outage fails the batch."""
+        if not received:
+            return
+        dependencies = lane_dependencies(
+            [(i.message.tenant_id, _key_of(i), i.message.entity_type) for i in received]
+        )
+        loop = asyncio.get_running_loop()
+        done: list[asyncio.Future[bool]] = [loop.create_future() for _ in received]
+        slots = asyncio.Semaphore(self.settings.writer_concurrency)
+        tenant_slots: dict[str, asyncio.Semaphore] = {}
+        outages: list[BaseException] = []
+
+        async def lane(index: int) -> None:
+            handled = False
+            try:
+                for earlier in dependencies[index]:
+                    if not await done[earlier]:
+                        return  # what it follows was not handled (an outage): the batch is read again
+                item = received[index]
+                tenant_id = item.message.tenant_id
+                own = tenant_slots.setdefault(
+                    tenant_id, asyncio.Semaphore(self.settings.writer_tenant_concurrency)
+                )
+                async with own, slots:
+                    if not outages:
+                        handled = await self._handle_one(item, outages)
+            finally:
+                done[index].set_result(handled)
+
+        tasks = [asyncio.create_task(lane(i)) for i in round_robin([i.message.tenant_id for i in received])]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+        if outages:
+            raise outages[0]
+
+    async def _handle_one(self, item: Received[Command], outages: list[BaseException]) -> bool:
+        """One command in its own span; its fault is dead-lettered, an outage noted for the batch."""
+        with self._span(item.record, item.message) as span:
+            try:
+                await self.handle(item)
+            except Exception as exc:
+                if is_transient(exc):
+                    outages.append(exc)
+                    return False
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                await self.dead_letters.send(item.record, self.stage, f"{type(exc).__name__}: {exc}", exc)
+        return True
+
     async def handle(self, item: Received[Command]) -> None:
         command = item.message
-        admission = Admission.WRITE if self.gate is None else await self.gate.admit(command, item.record.key)
+        key = _key_of(item)
+        admission = Admission.WRITE if self.gate is None else await self.gate.admit(command, key)
         if admission is Admission.DUPLICATE:
             return  # a released command that is already written and reported
-        outcome = held_outcome(command) if admission is Admission.PARKED else await self.apply(command)
+        held: Outcome | None = held_outcome(command) if admission is Admission.PARKED else None
+        released_by: list[WriteGate | Outages] = []
+        if admission is Admission.WRITE_RELEASED and self.gate is not None:
+            released_by.append(self.gate)
+        if held is None and self.outages is not None:
+            waiting = await self.outages.admit(command, key)
+            if waiting is Admission.DUPLICATE:
+                return
+            if waiting is Admission.PARKED:  # its side does not answer: behind the tenant's parked commands
+                held, released_by = unreachable_outcome(command, None), []
+            elif waiting is Admission.WRITE_RELEASED:
+                released_by.append(self.outages)
+        if held is None:
+            try:
+                outcome = await self.apply(command)
+            except SideUnreachable as exc:
+                if self.outages is None:
+                    raise
+                await self.outages.park_failed(command, key, exc)
+                outcome, released_by = unreachable_outcome(command, exc.side), []
+        else:
+            outcome = held
         metrics.WRITES.labels(outcome.target.value, outcome.operation.value, outcome.status.value).inc()
         # The writer hop of the trace is this message's consumer span: it says how the write went.
         trace.get_current_span().set_attributes(
@@ -65,11 +224,17 @@ class CommandWriter(BatchConsumer[Command]):
                 **({"tsync.error_code": outcome.error_code} if outcome.error_code else {}),
             }
         )
-        key = record_key(command.tenant_id, command.entity_type, command.source_entity_id)
-        await self.publish(SYNC_OUTCOMES, key, outcome)
-        if admission is Admission.WRITE_RELEASED and self.gate is not None:
-            await self._pending[-1]  # the outcome is in Kafka before the command counts as written
-            await self.gate.written(command)
+        sent = await self.publisher.send(SYNC_OUTCOMES, key, outcome)
+        self._pending.append(sent)  # the batch commits only once Kafka has it
+        if released_by:
+            await sent  # this outcome is in Kafka before the command counts as written
+            for gate in released_by:
+                await gate.written(command)
+
+
+def _key_of(item: Received[Command]) -> bytes:
+    command = item.message
+    return record_key(command.tenant_id, command.entity_type, command.source_entity_id)
 
 
 def held_outcome(command: Command) -> Outcome:
@@ -81,6 +246,19 @@ def held_outcome(command: Command) -> Outcome:
         reason=f"{TENANT_PAUSED}: the tenant is paused; the command is parked until it is resumed",
     )
     return held.model_copy(update={"outcome_id": outcome_id(command.command_id, "parked")})
+
+
+def unreachable_outcome(command: Command, side: SourceSystem | None) -> Outcome:
+    """A command parked because its tenant's side does not answer: skipped now, written once it
+    answers (that write's outcome is another one). One error-log entry per tenant and side says so
+    (``services.tenants.outages``), not one per record."""
+    what = f"{side.value} did not answer" if side is not None else "the tenant's side does not answer"
+    held = outcome_for(
+        command,
+        OutcomeStatus.SKIPPED,
+        reason=f"{API_UNREACHABLE}: {what}; the command is parked until it answers again",
+    )
+    return held.model_copy(update={"outcome_id": outcome_id(command.command_id, "unreachable")})
 
 
 def outcome_for(

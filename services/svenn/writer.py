@@ -14,8 +14,8 @@ What makes it safe to run against a live system that also has users:
   re-reads and recomputes (bounded). Running out of attempts is a ``WRITE_CONFLICT``.
 - **Failures land where they belong.** What the command itself causes (a rejected value, a
   missing record) becomes a ``failed`` outcome with a stable error code for the error log
-  (S-X1); what Svenn's state causes (5xx, timeouts, 429) raises ``TransientError`` so the
-  batch is retried rather than dead-lettered.
+  (S-X1); what Svenn's state causes (5xx, timeouts, 429) raises ``SideUnreachable``: the
+  tenant's commands are parked until Svenn answers again, never dead-lettered.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from contracts.entities import CustomerSnapshot, EmployeeSnapshot, ProjectSnapsh
 from contracts.envelope import Command, EntityType, Operation, Outcome, OutcomeStatus, SourceSystem
 from contracts.error_codes import MATCH_AMBIGUOUS, TENANT_NOT_CONNECTED, WRITE_CONFLICT, WRITE_REJECTED
 from services.core import metrics
-from services.core.errors import TransientError
 from services.core.tenants import SvennAccess, UnknownTenant
+from services.core.write_gate import SideUnreachable
 from services.core.writer import CommandWriter, outcome_for
 from services.svenn.client import (
     Project,
@@ -77,7 +77,8 @@ class SvennWriter(CommandWriter):
 
     # ------------------------------------------------------------------- lifecycle
     async def aclose(self) -> None:
-        """Close the tenants' HTTP clients (the runtime calls this when the consumer stops)."""
+        """Stop the probe, close the tenants' HTTP clients (the runtime calls it when the consumer stops)."""
+        await super().aclose()
         clients, self._clients = self._clients, {}
         for _, client in clients.values():
             await client.aclose()
@@ -90,11 +91,18 @@ class SvennWriter(CommandWriter):
         cached = self._clients.get(tenant_id)
         if cached is not None and cached[0] == access:
             return cached[1]
+        client = self.make_client(access)
+        # Stored before the old one is closed: lanes of the same tenant share it (no await in between).
+        self._clients[tenant_id] = (access, client)
         if cached is not None:  # the tenant's connection changed (new key, new URL)
             await cached[1].aclose()
-        client = self.make_client(access)
-        self._clients[tenant_id] = (access, client)
         return client
+
+    async def probe(self, tenant_id: str, side: SourceSystem) -> None:
+        """Whether the tenant's Svenn answers again: a one-record listing."""
+        tenant = await self.tenants.get(tenant_id)
+        if tenant.svenn is not None:
+            await (await self._client(tenant.svenn, tenant_id)).projects.page(limit=1)
 
     # ------------------------------------------------------------------- applying
     async def apply(self, command: Command) -> Outcome:
@@ -135,7 +143,11 @@ class SvennWriter(CommandWriter):
                 command, WRITE_REJECTED, f"Svenn refused the tenant's API key; reconnect Svenn ({exc})"
             )
         except (SvennServerError, SvennTransportError, SvennRateLimitedError) as exc:
-            raise TransientError(f"Svenn is unavailable for tenant {command.tenant_id}: {exc}") from exc
+            raise SideUnreachable(
+                SourceSystem.SVENN,
+                command.tenant_id,
+                f"Svenn is unavailable for tenant {command.tenant_id}: {exc}",
+            ) from exc
         except SvennError as exc:
             return _failed(command, WRITE_REJECTED, f"Svenn answered unexpectedly: {exc}")
 

@@ -12,6 +12,9 @@ read the tenant's row, under a share lock so it cannot interleave with the end o
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from contracts.envelope import Command
 from contracts.topics import COMMAND_TOPICS
 from projections.database import UNAVAILABLE_ERRORS, Database
@@ -23,8 +26,11 @@ from services.tenants.registry import ACTIVE, RESUMING
 _PARK = """
 INSERT INTO parked_command (tenant_id, command_id, topic, record_key, command)
 VALUES ($1, $2, $3, $4, $5::jsonb)
-ON CONFLICT (command_id) DO NOTHING
+ON CONFLICT (command_id) DO UPDATE SET reason = 'paused', released_at = NULL
+WHERE parked_command.written_at IS NULL
 """
+# A command parked because its side did not answer (``services.tenants.outages``) and then met by
+# a pause waits for the resume: the pause's parking takes it over (its place in the order kept).
 
 
 class PostgresWriteGate:
@@ -39,11 +45,8 @@ class PostgresWriteGate:
             return Admission.WRITE  # the writer reports the tenant as not connected
         if not tenant.paused:
             return Admission.WRITE
-        try:
+        async with parked_commands_available():
             return await self._admit_held(command, record_key)
-        except UNAVAILABLE_ERRORS as exc:
-            # Neither park nor write while the database is away: the batch is read again.
-            raise TransientError(f"parked commands unavailable: {exc}") from exc
 
     async def _admit_held(self, command: Command, record_key: bytes) -> Admission:
         async with self.database.pool.acquire() as connection, connection.transaction():
@@ -71,13 +74,25 @@ class PostgresWriteGate:
             return Admission.PARKED
 
     async def written(self, command: Command) -> None:
-        try:
-            await self.database.pool.execute(
-                "UPDATE parked_command SET written_at = now() WHERE command_id = $1", command.command_id
-            )
-        except UNAVAILABLE_ERRORS as exc:
-            # Retried with the batch: the writer writes it again (idempotent) and marks it then.
-            raise TransientError(f"parked commands unavailable: {exc}") from exc
+        await mark_written(self.database, command)
+
+
+@asynccontextmanager
+async def parked_commands_available() -> AsyncIterator[None]:
+    """Neither park nor write while the database is away: the batch is read again."""
+    try:
+        yield
+    except UNAVAILABLE_ERRORS as exc:
+        raise TransientError(f"parked commands unavailable: {exc}") from exc
+
+
+async def mark_written(database: Database, command: Command) -> None:
+    """A released parked command has its outcome in Kafka: a copy of it is a ``DUPLICATE`` from now on.
+    While the database is away it is retried with the batch (written again, idempotent, marked then)."""
+    async with parked_commands_available():
+        await database.pool.execute(
+            "UPDATE parked_command SET written_at = now() WHERE command_id = $1", command.command_id
+        )
 
 
 def gate_for(tenants: TenantDirectory) -> PostgresWriteGate | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -23,6 +24,9 @@ from services.core.tenants import UnknownTenant
 from services.tenants.registry import ACTIVE, PAUSED, RESUMING
 
 RESUME_CONSUMER = "tenants-resume"
+# Resume releases what the pause parked; commands parked because a side does not answer are the
+# writers' own (``services.tenants.outages``) and wait for that side.
+_PAUSED = "reason = 'paused'"
 
 
 @dataclass(frozen=True)
@@ -79,14 +83,16 @@ async def resume(
             if state == PAUSED:  # paused again meanwhile: the rest waits for the next resume
                 return ResumeReport(tenant_id, PAUSED, released, 0)
             counts = await connection.fetchrow(
-                """SELECT count(*) FILTER (WHERE released_at IS NULL) AS unreleased,
+                f"""SELECT count(*) FILTER (WHERE released_at IS NULL) AS unreleased,
                           count(*) FILTER (WHERE written_at IS NULL) AS unwritten
-                   FROM parked_command WHERE tenant_id = $1""",
+                   FROM parked_command WHERE tenant_id = $1 AND {_PAUSED}""",
                 tenant_id,
             )
             assert counts is not None
             if counts["unwritten"] == 0:
-                await connection.execute("DELETE FROM parked_command WHERE tenant_id = $1", tenant_id)
+                await connection.execute(
+                    f"DELETE FROM parked_command WHERE tenant_id = $1 AND {_PAUSED}", tenant_id
+                )
                 if state != ACTIVE:
                     await connection.execute(
                         f"""UPDATE tenant SET state = '{ACTIVE}', revision = revision + 1, updated_at = now()
@@ -105,15 +111,20 @@ async def _release(pool: asyncpg.Pool, publisher: Publisher, tenant_id: str, *, 
     """Mark the parked commands released, then publish them in the order they were parked."""
     async with pool.acquire() as connection, connection.transaction():
         rows = await connection.fetch(
-            """UPDATE parked_command SET released_at = now()
-               WHERE tenant_id = $1 AND written_at IS NULL AND (released_at IS NULL OR NOT $2)
+            f"""UPDATE parked_command SET released_at = now()
+               WHERE tenant_id = $1 AND {_PAUSED} AND written_at IS NULL AND (released_at IS NULL OR NOT $2)
                RETURNING seq, topic, record_key, command::text AS command""",
             tenant_id,
             only_new,
         )
-    rows = sorted(rows, key=lambda r: r["seq"])
+    return await publish_parked(publisher, tenant_id, rows)
+
+
+async def publish_parked(publisher: Publisher, tenant_id: str, rows: Sequence[asyncpg.Record]) -> int:
+    """Re-publish released ``parked_command`` rows to their topic in the order they were parked, each in
+    its own trace; returns once Kafka has them all. Shared by resume and the end of an outage."""
     sent = []
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r["seq"]):
         command = Command.model_validate_json(row["command"])
         parent = tracing.context_from(None, command.trace)  # the re-published command stays in its trace
         with tracing.consume_span(row["topic"], RESUME_CONSUMER, parent, {"tsync.tenant_id": tenant_id}):

@@ -59,7 +59,8 @@ class TripletexWriter(CommandWriter):
 
     # ------------------------------------------------------------------- lifecycle
     async def aclose(self) -> None:
-        """Close the tenants' HTTP clients (the runtime calls this when the consumer stops)."""
+        """Stop the probe, close the tenants' HTTP clients (the runtime calls it when the consumer stops)."""
+        await super().aclose()
         targets, self._targets = self._targets, {}
         for _, target in targets.values():
             await target.aclose()
@@ -90,16 +91,27 @@ class TripletexWriter(CommandWriter):
         cached = self._targets.get(tenant.tenant_id)
         if cached is not None and cached[0] == key:
             return cached[1]
-        if cached is not None:
-            await cached[1].aclose()
         target = TenantTarget(
             tenant_id=tenant.tenant_id,
             tripletex=self.make_tripletex_client(tenant.tripletex, tenant.tenant_id),
             svenn=self.make_svenn_client(tenant.svenn) if tenant.svenn is not None else None,
             drifti=self.make_drifti_client(tenant.drifti) if tenant.drifti is not None else None,
         )
+        # Stored before the old one is closed: lanes of the same tenant share it (no await in between).
         self._targets[tenant.tenant_id] = (key, target)
+        if cached is not None:
+            await cached[1].aclose()
         return target
+
+    async def probe(self, tenant_id: str, side: SourceSystem) -> None:
+        """Whether the tenant's ``side`` answers again (``who_am_i`` / a one-record listing / ``me``)."""
+        target = await self.target_for(await self.tenants.get(tenant_id))
+        if side is SourceSystem.TRIPLETEX:
+            await target.tripletex.who_am_i()
+        elif side is SourceSystem.SVENN and target.svenn is not None:
+            await target.svenn.projects.page(limit=1)
+        elif side is SourceSystem.DRIFTI and target.drifti is not None:
+            await target.drifti.me()
 
     # ------------------------------------------------------------------- applying
     async def apply(self, command: Command) -> Outcome:

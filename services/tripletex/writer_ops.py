@@ -24,8 +24,9 @@ of that (keep its invoice method, its inactive state and its employee number) ar
 Errors are sorted by whose fault they are: what the command causes (a rejected value, a
 record that is gone, a conflict that does not settle) becomes a ``failed`` outcome with a
 stable error code, which becomes an error-log entry (S-X1); what Tripletex's state causes
-(429, 5xx, timeouts that outlasted the client's retries) raises ``TransientError`` so the
-batch is read again instead of being dead-lettered.
+(429, 5xx, timeouts that outlasted the client's retries) raises ``SideUnreachable`` (a
+``TransientError``): the writer parks the tenant's commands until the side answers again
+(``services.tenants.outages``) instead of dead-lettering them or holding other tenants up.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any
 from contracts.entities import CustomerSnapshot, EmployeeSnapshot, EntitySnapshot, ProjectSnapshot
 from contracts.envelope import Command, EntityType, Operation, Outcome, OutcomeStatus, SourceSystem
 from contracts.error_codes import MATCH_AMBIGUOUS, WRITE_CONFLICT, WRITE_REJECTED
-from services.core.errors import TransientError
+from services.core.write_gate import SideUnreachable
 from services.core.writer import outcome_for
 from services.drifti.client import DriftiClient
 from services.svenn.client import Employee as SvennEmployee
@@ -145,6 +146,13 @@ class TenantTarget:
 
 
 # --------------------------------------------------------------------------- entry point
+def unreachable(side: SourceSystem, command: Command, exc: Exception) -> SideUnreachable:
+    """The tenant's ``side`` did not answer (after the client's retries): park, do not fail."""
+    return SideUnreachable(
+        side, command.tenant_id, f"{side.value} is unavailable for tenant {command.tenant_id}: {exc}"
+    )
+
+
 async def apply_command(command: Command, target: TenantTarget) -> Outcome:
     """Apply one command to the tenant's Tripletex; an outcome, or ``TransientError`` to retry."""
     try:
@@ -175,13 +183,13 @@ async def apply_command(command: Command, target: TenantTarget) -> Outcome:
             f"reconnect Tripletex ({exc})",
         )
     except (TripletexRateLimited, TripletexServerError, TripletexUnavailable, TripletexOutcomeUnknown) as exc:
-        raise TransientError(f"Tripletex is unavailable for tenant {command.tenant_id}: {exc}") from exc
+        raise unreachable(SourceSystem.TRIPLETEX, command, exc) from exc
     except TripletexError as exc:
         if exc.status is None:  # no answer at all (e.g. the session could not be created)
-            raise TransientError(f"Tripletex is unavailable for tenant {command.tenant_id}: {exc}") from exc
+            raise unreachable(SourceSystem.TRIPLETEX, command, exc) from exc
         return failed(command, WRITE_REJECTED, f"Tripletex answered unexpectedly: {exc}")
     except (SvennServerError, SvennTransportError, SvennRateLimitedError) as exc:
-        raise TransientError(f"Svenn is unavailable for tenant {command.tenant_id}: {exc}") from exc
+        raise unreachable(SourceSystem.SVENN, command, exc) from exc
     except SvennError as exc:
         return failed(command, WRITE_REJECTED, f"could not check the number in Svenn: {exc}")
 

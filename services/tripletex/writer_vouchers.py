@@ -16,7 +16,8 @@ write and the offset commit) and must still leave exactly one record in Triplete
 
 Account, VAT-type and voucher-type ids differ per Tripletex company and are resolved by number
 or name (cached per client). Failures follow ``writer_ops``: what the command causes is a
-``failed`` outcome with an error code; what Drifti's or Tripletex's state causes is retried.
+``failed`` outcome with an error code; what Drifti's or Tripletex's state causes parks the
+tenant's commands (``SideUnreachable``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from contracts.entities import CustomerSnapshot, InvoiceSnapshot, JobSnapshot, PaymentSnapshot
-from contracts.envelope import Command, Operation, Outcome, OutcomeStatus
+from contracts.envelope import Command, Operation, Outcome, OutcomeStatus, SourceSystem
 from contracts.error_codes import WRITE_REJECTED
-from services.core.errors import TransientError
+from services.core.write_gate import SideUnreachable
 from services.core.writer import outcome_for
 from services.drifti.client import DriftiClient, DriftiError, DriftiNotFoundError
 from services.drifti.voucher_plan import (
@@ -62,7 +63,11 @@ async def apply_drifti_command(
         return outcome_for(command, OutcomeStatus.FAILED, error_code=WRITE_REJECTED, error_message=str(exc))
     except DriftiError as exc:
         if exc.retryable:
-            raise TransientError(f"Drifti is unavailable for tenant {command.tenant_id}: {exc}") from exc
+            raise SideUnreachable(
+                SourceSystem.DRIFTI,
+                command.tenant_id,
+                f"Drifti is unavailable for tenant {command.tenant_id}: {exc}",
+            ) from exc
         return outcome_for(
             command,
             OutcomeStatus.FAILED,

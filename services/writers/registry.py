@@ -11,6 +11,7 @@ from contracts.topics import (
     SVENN_WRITER_CONSUMER,
     TRIPLETEX_WRITER_CONSUMER,
 )
+from projections.database import Database
 from services.core.batch_consumer import BatchConsumer
 from services.core.publisher import Publisher
 from services.core.settings import Settings
@@ -18,6 +19,7 @@ from services.core.tenants import TenantDirectory
 from services.core.write_gate import WriteGate
 from services.core.writer import CommandWriter
 from services.svenn.writer import SvennWriter
+from services.tenants.outages import Outages
 from services.tripletex.writer import TripletexWriter
 
 CONSUMER_OF = {
@@ -40,10 +42,14 @@ def register(
     target: SourceSystem,
     tenants: TenantDirectory,
     gate: WriteGate | None = None,
+    database: Database | None = None,
 ) -> BatchConsumer[Command]:
+    """``database``: parks the commands of a tenant whose side does not answer (else they hold the batch)."""
+    outages = Outages(database, publisher, settings, target, tenants) if database is not None else None
     return WRITER_OF[target](
         tenants=tenants,
         gate=gate,
+        outages=outages,
         broker=broker,
         publisher=publisher,
         settings=settings,
