@@ -6,16 +6,21 @@
   consumer group is scaled on its own topics, every ConfigMap and Secret key is a setting the
   services read, and every role runs a command the CLI knows;
 - the edge: an Ingress routes only ``/webhooks/`` and never to an internal port, and Prometheus
-  scrapes ``/metrics`` on each pod's internal port (where it is served).
+  scrapes ``/metrics`` on each pod's internal port (where it is served);
+- who may reach what (``check_access.py``): each role's ``KafkaUser`` grants exactly the topics and
+  groups its code uses, Deployments log in as it over TLS, KEDA too, and a ``NetworkPolicy`` per
+  workload opens only what that role serves and reaches only what it uses.
 
 Usage: python deploy/k8s/check.py RENDERED.yaml [...]   (``deploy/k8s/check.sh`` renders and calls it)
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import jsonschema
@@ -31,11 +36,26 @@ HERE = Path(__file__).resolve().parent
 CUSTOM = {
     ("keda.sh/v1alpha1", "ScaledObject"): "scaledobject.keda.sh-v1alpha1.json",
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"): "kafkatopic.kafka.strimzi.io-v1beta2.json",
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"): "kafkauser.kafka.strimzi.io-v1beta2.json",
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): "triggerauthentication.keda.sh-v1alpha1.json",
 }
 OTEL_KEYS = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"}
 
 
-def check(documents: list[dict[str, Any]]) -> list[str]:
+def _sibling(name: str) -> ModuleType:
+    """A module next to this file (this file is run as a script and loaded by path in tests)."""
+    spec = importlib.util.spec_from_file_location(f"deploy_k8s_{name}", HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+access = _sibling("check_access")  # KafkaUser ACLs, KEDA's Kafka login, NetworkPolicies
+
+
+def check(documents: list[dict[str, Any]], *, complete: bool = False) -> list[str]:
+    """Problems of ``documents``; ``complete``: they are a whole overlay (every role's user and policy)."""
     problems: list[str] = []
     for doc in documents:
         where = f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
@@ -50,7 +70,7 @@ def check(documents: list[dict[str, Any]]) -> list[str]:
             problems.append(f"{where}: {getattr(exc, 'message', exc)}")
         except kubernetes_validate.SchemaNotFoundError:
             problems.append(f"{where}: no schema for {key}")
-    return problems + _consistency(documents)
+    return problems + _consistency(documents) + access.problems(_by_kind(documents), complete=complete)
 
 
 def _by_kind(documents: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -134,7 +154,7 @@ def main(paths: list[str]) -> int:
     failed = False
     for path in paths:
         documents = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
-        problems = check(documents)
+        problems = check(documents, complete=True)
         print(f"{path}: {len(documents)} resources, {len(problems)} problems")
         for problem in problems:
             print(f"  - {problem}")
