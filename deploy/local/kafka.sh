@@ -10,6 +10,10 @@ CACHE_DIR="${CACHE_DIR:-$ROOT/.cache}"
 K="$CACHE_DIR/kafka"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-19094}"
+# The SCRAM-SHA-512 user of the SASL_PLAINTEXT listener (a local test login, not a secret).
+SASL_USER=tsync-test
+SASL_PASSWORD=tsync-test-secret
 PID_FILE="$K/broker.pid"
 LOG_FILE="$K/broker.log"
 
@@ -31,14 +35,37 @@ fetch() {
   touch "$K/lib/.complete"
 }
 
+java_tool() { java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$@"; }
+
+# Storage formatted before the SASL listener existed has no SCRAM user yet: add it once, through the
+# PLAINTEXT listener (new storage gets it from the format).
+cluster_id() { sed -n 's/^cluster.id=//p' "$K/data/meta.properties"; }
+
+scram_user() {
+  if [ "$(cat "$K/scram-user" 2>/dev/null)" = "$(cluster_id)" ]; then return; fi
+  log "adding the SCRAM user $SASL_USER for the SASL listener"
+  java_tool "-Dlog4j2.configurationFile=$HERE/kafka/log4j2.xml" -cp "$K/lib/*" kafka.admin.ConfigCommand \
+    --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users --entity-name "$SASL_USER" \
+    --add-config "SCRAM-SHA-512=[iterations=4096,password=$SASL_PASSWORD]" > "$K/scram.log" 2>&1 \
+    || { log "adding the SCRAM user failed:"; tail -n 20 "$K/scram.log" >&2; exit 1; }
+  cluster_id > "$K/scram-user"
+}
+
 start() {
-  if running && port_open "$KAFKA_PORT"; then log "already running on 127.0.0.1:$KAFKA_PORT"; return; fi
+  if running && port_open "$KAFKA_PORT"; then
+    log "already running on 127.0.0.1:$KAFKA_PORT"
+    if ! port_open "$KAFKA_SASL_PORT"; then
+      log "it predates the SASL listener (127.0.0.1:$KAFKA_SASL_PORT); restart it to get one: $0 stop; $0 start"
+    fi
+    return
+  fi
   if port_open "$KAFKA_PORT"; then
     log "port $KAFKA_PORT is taken by another process; set KAFKA_PORT or KAFKA_BOOTSTRAP_SERVERS"; exit 1
   fi
   fetch
   mkdir -p "$K/data" "$K/logs"
   sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+      -e "s|@SASL_PORT@|$KAFKA_SASL_PORT|g" \
       -e "s|@DATA_DIR@|$K/data|g" "$HERE/kafka/server.properties" > "$K/server.properties"
   local log4j="-Dlog4j2.configurationFile=$HERE/kafka/log4j2.xml"
   if [ ! -f "$K/data/meta.properties" ]; then
@@ -50,9 +77,10 @@ while True:
         print(s)
         break')"
     log "formatting KRaft storage (cluster id $cid)"
-    java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$log4j" -cp "$K/lib/*" \
-      kafka.tools.StorageTool format -t "$cid" -c "$K/server.properties" > "$K/format.log" 2>&1 \
-      || { log "format failed:"; tail -n 40 "$K/format.log" >&2; exit 1; }
+    java_tool "$log4j" -cp "$K/lib/*" kafka.tools.StorageTool format -t "$cid" -c "$K/server.properties" \
+      --add-scram "SCRAM-SHA-512=[name=$SASL_USER,iterations=4096,password=$SASL_PASSWORD]" \
+      > "$K/format.log" 2>&1 || { log "format failed:"; tail -n 40 "$K/format.log" >&2; exit 1; }
+    echo "$cid" > "$K/scram-user"
   fi
   log "starting broker on 127.0.0.1:$KAFKA_PORT (log: $LOG_FILE)"
   : > "$LOG_FILE"
@@ -66,7 +94,8 @@ while True:
     if [ $SECONDS -ge $deadline ]; then log "broker not ready in time:"; tail -n 40 "$LOG_FILE" >&2; exit 1; fi
     sleep 0.5
   done
-  log "ready on 127.0.0.1:$KAFKA_PORT"
+  scram_user
+  log "ready on 127.0.0.1:$KAFKA_PORT (SASL_PLAINTEXT, SCRAM-SHA-512: 127.0.0.1:$KAFKA_SASL_PORT)"
 }
 
 stop() {
