@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from services.core.kafka_access import OPERATOR, role_access
+from services.core.kafka_access import OPERATOR, offline_settings, role_access
 from services.core.settings import Settings
 from services.core.tenants import StaticTenantDirectory
 from services.runtime import ALL_ROLES, Role, Runtime
@@ -182,7 +182,7 @@ def _uses_database(args: list[str], registry: bool) -> bool:
     if args[:1] != ["run"]:
         return False
     key = SecretStr(Fernet.generate_key().decode()) if registry else None
-    settings = Settings(tenants_file=None, catch_up=False, tenant_secret_keys=key, topic_prefix="")
+    settings = offline_settings(tenant_secret_keys=key)
     tenants = None if registry else StaticTenantDirectory()
     return Runtime(settings, [Role(r) for r in args[1:]], tenants=tenants).database is not None
 

@@ -12,6 +12,7 @@ role's ``KafkaUser`` to grant exactly ``role_access`` (with ``TOPIC_PREFIX``), n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from contracts.envelope import SourceSystem
 from contracts.topics import (
@@ -58,6 +59,23 @@ class KafkaAccess:
     writes: frozenset[str]
 
 
+def offline_settings(**changes: Any) -> Settings:
+    """Settings to build a ``Runtime`` with (nothing connects), whatever the environment says."""
+    offline: dict[str, Any] = {
+        "topic_prefix": "",
+        "catch_up": False,
+        "tenants_file": None,
+        "tenant_secret_keys": None,
+        "kafka_security_protocol": "PLAINTEXT",
+        "kafka_sasl_username": None,
+        "kafka_sasl_password": None,
+        "kafka_ssl_ca_file": None,
+        "kafka_ssl_cert_file": None,
+        "kafka_ssl_key_file": None,
+    }
+    return Settings(**{**offline, **changes})
+
+
 def role_access(role: str) -> KafkaAccess:
     """What ``role`` reads (from its subscribers), its groups, and what it writes (PUBLISHES + DLQs)."""
     if role == OPERATOR:
@@ -68,8 +86,7 @@ def role_access(role: str) -> KafkaAccess:
     from services.core.tenants import StaticTenantDirectory
     from services.runtime import Role, Runtime
 
-    settings = Settings(topic_prefix="", catch_up=False, tenants_file=None, tenant_secret_keys=None)
-    runtime = Runtime(settings, [Role(role)], tenants=StaticTenantDirectory())
+    runtime = Runtime(offline_settings(), [Role(role)], tenants=StaticTenantDirectory())
     groups = runtime.consumer_topics()
     return KafkaAccess(
         reads=frozenset(t for topics in groups.values() for t in topics),

@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from services.core import kafka_security
+from services.core.kafka_access import offline_settings
 from services.core.kafka_security import KafkaSecurityError
 from services.core.settings import Settings
 from services.core.tenants import StaticTenantDirectory
@@ -98,7 +99,7 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def sasl_ssl(tmp_path: Path) -> Settings:
     ca, _ = _certificate(tmp_path)
-    return Settings(
+    return offline_settings(
         kafka_bootstrap_servers="kafka-0.example:9093,kafka-1.example:9093",
         kafka_security_protocol="SASL_SSL",
         kafka_sasl_username="tripletex-sync-decision",
@@ -152,7 +153,7 @@ async def test_the_engine_and_the_replay_reader_connect_securely(sasl_ssl: Setti
 
 async def test_mutual_tls(tmp_path: Path) -> None:
     cert, key = _certificate(tmp_path)
-    settings = Settings(
+    settings = offline_settings(
         kafka_security_protocol="SSL",
         kafka_ssl_ca_file=str(cert),
         kafka_ssl_cert_file=str(cert),
@@ -169,7 +170,7 @@ async def test_mutual_tls(tmp_path: Path) -> None:
 
 
 def test_plaintext_by_default() -> None:
-    options = kafka_security.client_options(Settings(kafka_bootstrap_servers="127.0.0.1:19092"))
+    options = kafka_security.client_options(offline_settings(kafka_bootstrap_servers="127.0.0.1:19092"))
     assert options == {"bootstrap_servers": "127.0.0.1:19092"}
 
 
@@ -188,7 +189,7 @@ def test_plaintext_by_default() -> None:
 def test_incomplete_settings_stop_the_process_naming_the_variable(
     changes: dict[str, Any], message: str
 ) -> None:
-    settings = Settings().model_copy(update=changes)
+    settings = offline_settings().model_copy(update=changes)
     with pytest.raises(KafkaSecurityError, match=message) as refused:
         Runtime(settings, ALL_ROLES, tenants=StaticTenantDirectory())
     assert PASSWORD not in str(refused.value)
