@@ -5,10 +5,15 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# Every package of the virtualenv and the image is pinned, with its hashes, in a lock file made from
+# pyproject.toml by `make lock`: requirements.lock (what the engine runs on) and requirements-dev.lock
+# (that plus the tools and tests). The stamp changes with either lock file or pyproject.toml.
+LOCKS := requirements.lock requirements-dev.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCKS) 2>/dev/null | sha1sum | cut -c1-12)
+PIP := $(BIN)/pip --disable-pip-version-check
 PYTEST_ARGS ?=
 
-.PHONY: help venv kafka-jars up down status lint check-deploy test test-unit demo clean browser jaeger asyncapi
+.PHONY: help venv lock audit kafka-jars up down status lint check-deploy test test-unit demo clean browser jaeger asyncapi
 
 help:
 	@echo "make test   - set up everything, start Kafka + PostgreSQL, lint, run all tests"
@@ -16,16 +21,35 @@ help:
 	@echo "make up     - start the local Kafka and PostgreSQL (idempotent); make down stops them"
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make check-deploy - render the Kubernetes overlays and validate them offline"
+	@echo "make lock   - regenerate requirements*.lock from pyproject.toml (UPGRADE=1: newest versions)"
+	@echo "make audit  - known vulnerabilities in the locked dependencies (pip-audit; part of make test)"
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exactly the dev lock (pip refuses a package or file whose hash is not in it; wheels only, so no
+# package's own build code runs), then the project itself, its dependencies untouched.
+$(STAMP): pyproject.toml $(LOCKS)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	$(PIP) install -q --require-hashes --only-binary :all: -r requirements-dev.lock
+	$(PIP) install -qq --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+# After editing the dependencies in pyproject.toml: `make lock`, then commit pyproject.toml and both
+# lock files. Locked versions stay unless pyproject.toml rules them out; UPGRADE=1 takes the newest.
+# The dev lock is made under the runtime lock, so a package in both has one version.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --group bootstrap --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
+lock: venv
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev --constraints requirements.lock -o requirements-dev.lock
+
+# Known vulnerabilities of every locked package, from PyPI's JSON API (tools/audit.py says how, and
+# what it cannot see here); fails on any. AUDIT_STRICT=1 also fails on a pin it could not audit.
+audit: venv
+	$(BIN)/python tools/audit.py --require-hashes --disable-pip --progress-spinner off --desc on \
+		$(if $(AUDIT_STRICT),--strict) -r requirements.lock -r requirements-dev.lock
 
 kafka-jars:
 	deploy/local/kafka.sh fetch
@@ -78,7 +102,7 @@ test-unit: venv
 # the end-to-end tests first (their deadlines are seconds), so the build only takes what they leave.
 test:
 	@mkdir -p .cache; nice -n 19 deploy/local/jaeger.sh fetch > .cache/jaeger-build.log 2>&1 & jaeger_build=$$!; \
-	$(MAKE) --no-print-directory venv up lint check-deploy browser || { kill $$jaeger_build; exit 1; }; \
+	$(MAKE) --no-print-directory venv up lint audit check-deploy browser || { kill $$jaeger_build; exit 1; }; \
 	$(BIN)/pytest -m "not jaeger" $(PYTEST_ARGS); tests=$$?; \
 	wait $$jaeger_build || { cat .cache/jaeger-build.log; exit 1; }; cat .cache/jaeger-build.log; \
 	$(MAKE) --no-print-directory jaeger || exit 1; \
