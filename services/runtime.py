@@ -42,7 +42,7 @@ from services.core.lag import measure_lag
 from services.core.logs import configure_logging
 from services.core.publisher import Publisher
 from services.core.settings import Settings
-from services.core.tenants import StaticTenantDirectory, TenantDirectory
+from services.core.tenants import InsecureBaseUrl, StaticTenantDirectory, TenantDirectory
 from services.core.topic_admin import ensure_topics
 from services.core.tracing import configure_tracing
 from services.core.writer import CommandWriter
@@ -292,8 +292,8 @@ def serve(roles: Iterable[Role], settings: Settings | None = None) -> None:
     configure_tracing(settings.service_name)
     try:
         runtime = Runtime(settings, roles)
-    except TokenListError as exc:
-        raise SystemExit(f"tsync: {exc}") from None  # one line, naming the variable, never a token
+    except (TokenListError, kafka_security.KafkaSecurityError, InsecureBaseUrl) as exc:
+        raise SystemExit(f"tsync: {exc}") from None  # one line, naming the variable, never a secret
     if Role.INGEST in runtime.roles and not runtime.producers:
         log.warning("INGEST_API_TOKENS is not set: the ingest API refuses every change")
     asyncio.run(serve_both(runtime))
