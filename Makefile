@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCKS) 2>/dev/null | sh
 PIP := $(BIN)/pip --disable-pip-version-check
 PYTEST_ARGS ?=
 
-.PHONY: help venv lock audit kafka-jars up down status lint check-deploy test test-unit demo clean browser jaeger asyncapi
+.PHONY: help venv lock audit kafka-jars up down status lint check-deploy test test-unit demo clean browser jaeger asyncapi bench
 
 help:
 	@echo "make test   - set up everything, start Kafka + PostgreSQL, lint, run all tests"
@@ -23,6 +23,7 @@ help:
 	@echo "make check-deploy - render the Kubernetes overlays and validate them offline"
 	@echo "make lock   - regenerate requirements*.lock from pyproject.toml (UPGRADE=1: newest versions)"
 	@echo "make audit  - known vulnerabilities in the locked dependencies (pip-audit; part of make test)"
+	@echo "make bench  - throughput benchmarks (decision vs raw Kafka loop, writer lanes); not part of make test"
 
 venv: $(STAMP)
 
@@ -108,6 +109,16 @@ test:
 	$(MAKE) --no-print-directory jaeger || exit 1; \
 	$(BIN)/pytest -m jaeger $(PYTEST_ARGS); jaeger_tests=$$?; \
 	[ $$jaeger_tests -eq 0 ] || [ $$jaeger_tests -eq 5 ] || exit $$jaeger_tests; exit $$tests
+
+# Benchmarks print figures, they assert nothing about speed; never part of `make test`. BENCH_EVENTS and
+# BENCH_LATENCY_MS (added to every simulated Tripletex request) tune them.
+BENCH_EVENTS ?= 20000
+BENCH_LATENCY_MS ?= 50
+bench: venv up
+	$(BIN)/python bench/decision_throughput.py --events $(BENCH_EVENTS)
+	$(BIN)/python bench/writer_throughput.py --tenants 4 --commands 50 --latency-ms 0
+	$(BIN)/python bench/writer_throughput.py --tenants 4 --commands 50 --latency-ms $(BENCH_LATENCY_MS)
+	$(BIN)/python bench/writer_throughput.py --tenants 16 --commands 20 --latency-ms $(BENCH_LATENCY_MS)
 
 demo: venv up
 	$(BIN)/tsync demo

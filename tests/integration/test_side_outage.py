@@ -164,3 +164,28 @@ async def _ticks(sandbox: Sandbox, seconds: float) -> None:
     """Let the probe run a few rounds (it reports at most once per outage)."""
     deadline = time.monotonic() + seconds
     await sandbox.wait_until(lambda: time.monotonic() >= deadline, timeout=seconds + 1)
+
+
+async def test_S_X1_an_unreachable_svenn_parks_its_commands_and_they_are_written_once_when_it_answers(
+    sandbox: Sandbox,
+) -> None:
+    t = await sandbox.add_tenant()
+    await sandbox.svenn_faults(t.tenant_id, error_rate=1.0, error_status=503)  # Svenn's API: all 503
+    await t.new_tripletex_project("S-1", "Til Svenn")
+
+    async def parked() -> list[Any]:
+        return await sandbox._fetch(
+            """SELECT topic FROM parked_command WHERE tenant_id = $1 AND reason = 'unreachable'""",
+            t.tenant_id,
+        )
+
+    assert [r["topic"] for r in await sandbox.wait_until(parked, timeout=30)] == ["svenn.commands.v1"]
+    entry = (await sandbox.wait_until(lambda: _unreachable(sandbox, t), timeout=REPORT_AFTER_S + 15))[0]
+    assert (entry["system"], entry["entity_id"]) == ("svenn", "svenn")
+
+    await sandbox.svenn_faults(t.tenant_id, error_rate=0.0)
+    resolved = await sandbox.wait_until(lambda: _resolved(sandbox, t), timeout=40)
+    assert len(resolved) == 1
+    projects = await t.svenn.projects.find_by_display_id("S-1")
+    assert [p.name for p in projects] == ["Til Svenn"]  # written once
+    assert not await sandbox.errors(t.tenant_id, open_only=True)
