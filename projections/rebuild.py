@@ -27,6 +27,8 @@ How it stays equal to the live projection, and never applies anything twice:
 - A message the live consumer dead-lettered fails here too: undecodable ones and ones the
   database refuses are skipped (in a savepoint) and listed in the report, as the live consumer
   skipped them. ``write_intent`` is the decision's working table, not rebuilt here.
+- A key erased by a tombstone (``tsync tenants offboard``), anywhere up to the topics' ends, is
+  not re-applied: the rebuild must not bring back what compaction has not yet removed.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class Rebuilt:
     applied: int = 0  # messages of the tenant re-applied
     skipped: list[Skipped] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)  # rows per table afterwards
+    # Keys erased by a tombstone (``tsync tenants offboard``): their messages are not re-applied.
+    tombstoned: set[tuple[str, bytes]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class _Message:
     partition: int
     offset: int
     message: Projected
+    key: bytes | None = None
 
     @property
     def order(self) -> tuple[int, str, int, int]:
@@ -118,6 +123,10 @@ async def rebuild(
                 second = await _targets(connection, reader, partitions, tenant_id)
                 delta = {tp: (first.get(tp, 0), end) for tp, end in second.items()}
                 messages += await _collect(reader, delta, report, None)
+                if tenant_id is not None:  # tombstones beyond the live positions erase too
+                    ends = await reader.end_offsets(partitions)
+                    await _collect_tombstones(reader, {tp: (second[tp], ends[tp]) for tp in second}, report)
+                messages = [m for m in messages if (m.topic, m.key) not in report.tombstoned]
                 await _replace(connection, tenant_id, messages, report)
                 if tenant_id is None:
                     await _set_positions(connection, second)
@@ -162,6 +171,9 @@ async def _collect(
         for record in batch:
             if report.tenant_id is not None and not belongs_to(record, report.tenant_id):
                 continue
+            if record.value is None and record.key is not None:
+                report.tombstoned.add((record.topic, record.key))
+                continue
             where = f"{record.topic}:{record.partition}:{record.offset}"
             try:
                 message = _ADAPTER.validate_json(record.value or b"")
@@ -170,8 +182,20 @@ async def _collect(
                 continue
             if report.tenant_id is not None and message.tenant_id != report.tenant_id:
                 continue
-            found.append(_Message(record.timestamp, record.topic, record.partition, record.offset, message))
+            found.append(
+                _Message(record.timestamp, record.topic, record.partition, record.offset, message, record.key)
+            )
     return found
+
+
+async def _collect_tombstones(
+    reader: TopicRangeReader, ranges: dict[TopicPartition, tuple[int, int]], report: Rebuilt
+) -> None:
+    """Only the tenant's tombstones in ``ranges`` (what the live projection has not reached yet)."""
+    async for batch in reader.read(ranges):
+        for record in batch:
+            if record.value is None and record.key is not None and belongs_to(record, report.tenant_id or ""):
+                report.tombstoned.add((record.topic, record.key))
 
 
 async def _replace(

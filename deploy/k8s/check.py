@@ -2,7 +2,8 @@
 
 - every Kubernetes kind against its official schema (bundled in ``kubernetes-validate``), strictly;
 - KEDA ``ScaledObject`` and Strimzi ``KafkaTopic`` against the schemas in ``schemas/``;
-- consistency with the code: every topic in ``contracts.topics`` has a ``KafkaTopic``, every
+- consistency with the code: every topic in ``contracts.topics`` has a ``KafkaTopic`` with the
+  retention and cleanup policy the code gives it (``TopicSpec.configs``), every
   consumer group is scaled on its own topics, every ConfigMap and Secret key is a setting the
   services read, and every role runs a command the CLI knows;
 - the edge: an Ingress routes only ``/webhooks/`` and never to an internal port, and Prometheus
@@ -83,10 +84,22 @@ def _by_kind(documents: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
 def _consistency(documents: list[dict[str, Any]]) -> list[str]:
     problems = []
     by_kind = _by_kind(documents)
-    topics = {d["spec"].get("topicName", d["metadata"]["name"]) for d in by_kind.get("KafkaTopic", [])}
+    configs = {
+        d["spec"].get("topicName", d["metadata"]["name"]): d["spec"].get("config", {})
+        for d in by_kind.get("KafkaTopic", [])
+    }
+    topics = set(configs)
     for spec in topic_specs(6):
         if spec.name not in topics:
             problems.append(f"topic {spec.name} has no KafkaTopic")
+            continue
+        for key, value in spec.configs().items():
+            # Retention and cleanup policy decide how long personal data stays: exactly as the code says.
+            if str(configs[spec.name].get(key)) != value:
+                problems.append(
+                    f"topic {spec.name}: {key} is {configs[spec.name].get(key)!r} in its KafkaTopic, "
+                    f"{value} in contracts/topics.py"
+                )
     settings = {name.upper() for name in Settings.model_fields}
     for config in by_kind.get("ConfigMap", []) + by_kind.get("Secret", []):
         for key in {**config.get("data", {}), **config.get("stringData", {})}:

@@ -1,7 +1,9 @@
 """The shape every consumer of the engine shares: take a batch, decode each message, handle, commit.
 
 - Decoding is per message: a malformed message goes to the consumer's dead-letter topic with
-  the reason, and the rest of the batch goes on (a consumer never dies on one bad message).
+  the reason, and the rest of the batch goes on (a consumer never dies on one bad message). A
+  tombstone (a key with a null value: an erased message) is passed over; an empty value is
+  malformed.
 - Each message is handled inside a consumer span whose parent is the trace in its headers.
 - An outage (``services.core.errors.is_transient``: a ``TransientError``, Kafka, the database
   away, a timeout) leaves the batch uncommitted: FastStream seeks back and the batch is read
@@ -31,7 +33,7 @@ from opentelemetry.trace import Status, StatusCode
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.envelope import WireMessage
-from services.core import metrics, tracing
+from services.core import metrics, safe_errors, tracing
 from services.core.dead_letters import DeadLetters
 from services.core.errors import is_transient
 from services.core.publisher import Publisher
@@ -117,7 +119,11 @@ class BatchConsumer(Generic[M]):
             self._pending = []
             log.warning(
                 "batch failed and will be retried",
-                extra={"consumer": self.consumer, "records": len(records), "error": repr(exc)},
+                extra={
+                    "consumer": self.consumer,
+                    "records": len(records),
+                    "error": safe_errors.describe(exc),
+                },
             )
             metrics.BATCHES_RETRIED.labels(self.consumer).inc()
             await asyncio.sleep(RETRY_PAUSE_S)
@@ -147,7 +153,11 @@ class BatchConsumer(Generic[M]):
             if len(received) > 1:
                 log.warning(
                     "a message of the batch failed: handling the batch in halves to find it",
-                    extra={"consumer": self.consumer, "records": len(received), "error": repr(exc)},
+                    extra={
+                        "consumer": self.consumer,
+                        "records": len(received),
+                        "error": safe_errors.describe(exc),
+                    },
                 )
                 half = len(received) // 2
                 await self._handle_isolating(received[:half])
@@ -155,7 +165,10 @@ class BatchConsumer(Generic[M]):
             elif received:
                 await self._dead_letter(received[0], exc)
             else:
-                log.error("an empty batch failed", extra={"consumer": self.consumer, "error": repr(exc)})
+                log.error(
+                    "an empty batch failed",
+                    extra={"consumer": self.consumer, "error": safe_errors.describe(exc)},
+                )
 
     async def _dead_letter(self, item: Received[M], exc: BaseException) -> None:
         with self._span(item.record, item.message) as span:
@@ -165,8 +178,12 @@ class BatchConsumer(Generic[M]):
 
     async def _decode(self, record: ConsumerRecord) -> Received[M] | None:
         if record.value is None:
+            if record.key:
+                # A tombstone (``tsync tenants offboard`` erasing a compacted topic's messages):
+                # it asks for nothing, so it is passed over, never dead-lettered.
+                return None
             with self._span(record, None):
-                await self.dead_letters.send(record, "decode", "empty message value (tombstone)")
+                await self.dead_letters.send(record, "decode", "null message value without a key")
             return None
         try:
             message = self.adapter.validate_json(record.value)

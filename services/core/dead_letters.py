@@ -15,7 +15,7 @@ from faststream.kafka import KafkaBroker
 
 from contracts import headers
 from contracts.topics import dead_letter_topic
-from services.core import metrics
+from services.core import metrics, safe_errors
 from services.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,8 @@ class DeadLetters:
             extra={
                 "consumer": self._consumer,
                 "stage": stage,
-                "reason": reason[:300],
+                # The reason may quote the message's values (it stays on the dead-letter topic).
+                "reason": safe_errors.describe(exc) if exc is not None else reason[:300],
                 "source_topic": record.topic,
                 "source_partition": record.partition,
                 "source_offset": record.offset,

@@ -45,7 +45,8 @@ PUBLISHES: dict[str, frozenset[str]] = {
     # the panel's retry publishes the record again as a fresh change (services/panel/retry.py)
     "projections": _CHANGES,
     # resync, initial sync (changes), tenants resume (parked commands), links restore and the hours
-    # export (decisions), dlq replay (back to the topic a dead letter came from: any consumed topic)
+    # export (decisions), dlq replay (back to the topic a dead letter came from: any consumed topic),
+    # tenants offboard (tombstones on the compacted outcome and decision topics)
     OPERATOR: _CHANGES | _COMMANDS | {SYNC_DECISIONS, SYNC_OUTCOMES},
 }
 

@@ -52,3 +52,7 @@ def configure_logging(level: str, fmt: str) -> None:
     root.setLevel(level)
     # aiokafka reports every group rebalance and coordinator hiccup at INFO/ERROR; keep them but quieter.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request's full URL at INFO, query included: a lookup by e-mail address or name
+    # would put personal data in the logs. The engine's clients log method, path and status instead.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -14,9 +14,11 @@ import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from contracts import headers
 from contracts.envelope import WireMessage
+from contracts.topics import PER_MESSAGE_KEYS, message_key
 from services.core import kafka_security, metrics, tracing
 from services.core.settings import Settings
 
@@ -69,10 +71,16 @@ class Publisher:
                     headers.TENANT: message.tenant_id,
                 }
             )
+            partition = None
+            if topic in PER_MESSAGE_KEYS:
+                # Compacted topics: a key per message, the partition still the record's (its order).
+                partition = DefaultPartitioner()(key, sorted(await self._producer.partitions_for(name)), [])
+                key = message_key(key, message.message_id)
             metrics.PUBLISHED.labels(name).inc()
             return await self._producer.send(
                 name,
                 message.model_dump_json().encode(),
                 key=key,
+                partition=partition,
                 headers=[(k, v.encode()) for k, v in outgoing.items()],
             )

@@ -25,7 +25,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 settings.topic(spec.name),
                 num_partitions=spec.partitions,
                 replication_factor=1,
-                topic_configs={"retention.ms": str(spec.retention_ms)},
+                topic_configs=spec.configs(),
             )
             for spec in topic_specs(settings.topic_partitions)
             if settings.topic(spec.name) not in existing

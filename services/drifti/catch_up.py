@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from services.core import safe_errors
 from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.drifti.accounts import match_accounts, republish_waiting
@@ -85,7 +86,10 @@ async def drifti_catch_up_loop(
                 await drifti_catch_up_pass(pool, await readers(tenant_id), tx, tenant_id, since, publisher)
                 await marks.advance(WATERMARK, max(since, started - overlap))
             except Exception as exc:  # the next pass catches up from the same watermark
-                log.warning("Drifti catch-up failed", extra={"tenant_id": tenant_id, "error": repr(exc)})
+                log.warning(
+                    "Drifti catch-up failed",
+                    extra={"tenant_id": tenant_id, "error": safe_errors.describe(exc)},
+                )
     finally:
         if pool is not None:
             with contextlib.suppress(Exception):
@@ -99,6 +103,6 @@ async def _pool_or_none(database_url: str, tenant_id: str) -> asyncpg.Pool | Non
     except Exception as exc:  # unreachable, misconfigured, refused: matching waits, polling goes on
         log.warning(
             "no database for the Drifti account match; polling only",
-            extra={"tenant_id": tenant_id, "error": repr(exc)},
+            extra={"tenant_id": tenant_id, "error": safe_errors.describe(exc)},
         )
         return None

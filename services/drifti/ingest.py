@@ -27,7 +27,7 @@ from contracts.entities import EntitySnapshot
 from contracts.envelope import ChangeEvent, ChangeKind, SourceSystem
 from contracts.ids import change_event_id
 from contracts.topics import DRIFTI_CHANGES, record_key
-from services.core import tracing
+from services.core import safe_errors, tracing
 from services.core.http_edge import authenticate_webhook, unauthorized
 from services.core.publisher import Publisher
 from services.core.tenants import DriftiAccess, TenantConfig, TenantDirectory, UnknownTenant
@@ -303,9 +303,14 @@ async def _receive(
         await publish_events(publisher, [event])
     except DriftiError as exc:
         # The customer or job could not be read: not stored, so not acknowledged; Drifti retries.
-        log.error("could not read from Drifti", extra={"tenant_id": tenant_id, "error": repr(exc)})
+        log.error(
+            "could not read from Drifti", extra={"tenant_id": tenant_id, "error": safe_errors.describe(exc)}
+        )
         return _error(503, "UNAVAILABLE", "Drifti could not be read; retry later.")
     except (TimeoutError, KafkaError, ConnectionError) as exc:
-        log.error("could not publish a Drifti change", extra={"tenant_id": tenant_id, "error": repr(exc)})
+        log.error(
+            "could not publish a Drifti change",
+            extra={"tenant_id": tenant_id, "error": safe_errors.describe(exc)},
+        )
         return _error(503, "UNAVAILABLE", "The change could not be stored; retry later.")
     return JSONResponse({"event_id": str(event.event_id), "topic": DRIFTI_CHANGES}, status_code=202)

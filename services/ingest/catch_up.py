@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from services.core import safe_errors
 from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.core.tenants import SvennAccess, TenantConfig, TenantDirectory
@@ -112,7 +113,9 @@ class CatchUp:
         try:
             tenants = await self.tenants.all()
         except Exception as exc:  # the registry away: keep the jobs as they are, read it next round
-            log.warning("tenant list not read; catch-up jobs unchanged", extra={"error": repr(exc)})
+            log.warning(
+                "tenant list not read; catch-up jobs unchanged", extra={"error": safe_errors.describe(exc)}
+            )
             return
         wanted: dict[JobKey, tuple[object, TenantConfig]] = {}
         for tenant in tenants:
@@ -181,7 +184,10 @@ class CatchUp:
                         client, tenant_id, since, self.publisher, overlap=overlap, advance=marks.advance
                     )
                 except Exception as exc:  # the next poll catches up from the same watermarks
-                    log.warning("Svenn poll failed", extra={"tenant_id": tenant_id, "error": repr(exc)})
+                    log.warning(
+                        "Svenn poll failed",
+                        extra={"tenant_id": tenant_id, "error": safe_errors.describe(exc)},
+                    )
 
     async def _reconcile_tripletex(self, tenant_id: str) -> None:
         while True:
@@ -191,7 +197,10 @@ class CatchUp:
             try:
                 await reconcile_tripletex(await self.tripletex(tenant_id), tenant_id, self.publisher)
             except Exception as exc:  # try again at the next pass
-                log.warning("Tripletex pass failed", extra={"tenant_id": tenant_id, "error": repr(exc)})
+                log.warning(
+                    "Tripletex pass failed",
+                    extra={"tenant_id": tenant_id, "error": safe_errors.describe(exc)},
+                )
 
     async def _watch_subscriptions(self, tenant_id: str) -> None:
         """Check at once (start-up, a new tenant, a new secret), then every check interval."""
@@ -225,6 +234,7 @@ class CatchUp:
             self._ensured_secrets[tenant_id] = secret
         except Exception as exc:
             log.warning(
-                "Tripletex subscription check failed", extra={"tenant_id": tenant_id, "error": repr(exc)}
+                "Tripletex subscription check failed",
+                extra={"tenant_id": tenant_id, "error": safe_errors.describe(exc)},
             )
             raise

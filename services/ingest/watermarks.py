@@ -17,6 +17,7 @@ from typing import Protocol
 import asyncpg
 
 from projections.database import Database
+from services.core import safe_errors
 
 log = logging.getLogger(__name__)
 
@@ -106,5 +107,5 @@ class TenantWatermarks:
         except Exception as exc:  # kept in memory; the next advance saves it again
             log.warning(
                 "catch-up watermark not saved",
-                extra={"tenant_id": self.tenant_id, "side": self.side, "error": repr(exc)},
+                extra={"tenant_id": self.tenant_id, "side": self.side, "error": safe_errors.describe(exc)},
             )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from contracts.envelope import ChangeEvent, ChangeKind
+from services.core import safe_errors
 from services.svenn.client import SvennClient
 from services.svenn.ingest import svenn_change_event
 from services.svenn.mapping import change_kind_of_polled
@@ -59,6 +60,10 @@ async def tripletex_events(
         except (MappingError, ValidationError) as exc:
             log.warning(
                 "a Tripletex record does not map",
-                extra={"tenant_id": tenant_id, "entity_type": entity_type.value, "error": str(exc)},
+                extra={
+                    "tenant_id": tenant_id,
+                    "entity_type": entity_type.value,
+                    "error": safe_errors.describe(exc),
+                },
             )
     return events

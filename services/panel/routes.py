@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from contracts.envelope import EntityType, SourceSystem, Verdict
 from contracts.error_codes import CATALOG
 from projections.database import Database
+from services.core import safe_errors
 from services.core.publisher import Publisher
 from services.core.tenants import TenantDirectory, UnknownTenant
 from services.onboarding.readiness import Action
@@ -253,7 +254,9 @@ def panel_routes(
         except NotConnected:
             problem = "not_connected"
         except Exception as exc:  # a side is down or refuses: say so on the page, not with a 500
-            log.warning("readiness report failed", extra={"tenant_id": tenant_id, "error": repr(exc)})
+            log.warning(
+                "readiness report failed", extra={"tenant_id": tenant_id, "error": safe_errors.describe(exc)}
+            )
             problem = "unreachable"
         counts = report.counts() if report else {}
         return render(

@@ -22,7 +22,7 @@ import asyncpg
 from aiokafka.structs import ConsumerRecord
 
 from contracts import headers
-from contracts.topics import CONSUMERS, dead_letter_topic
+from contracts.topics import CONSUMERS, PER_MESSAGE_KEYS, dead_letter_topic
 from projections.migrate import migrate
 from services.core import kafka_security
 from services.core.settings import Settings
@@ -184,6 +184,16 @@ async def find(settings: Settings, consumer: str, letter_id: str) -> DeadLetter 
     return next((d for d in await read_dead_letters(settings, [name]) if d.id == letter_id), None)
 
 
+def _source_partition(settings: Settings, letter: DeadLetter) -> int | None:
+    """On a compacted topic the key is the message's own (``contracts.topics.message_key``), not its
+    record's: the copy goes back to the partition it came from, where the record's messages are."""
+    compacted = {settings.topic(t) for t in PER_MESSAGE_KEYS}
+    partition = letter.header(headers.DLQ_SOURCE_PARTITION)
+    if letter.source_topic in compacted and partition is not None and partition.isdigit():
+        return int(partition)
+    return None
+
+
 async def replay(settings: Settings, consumer: str, ids: Sequence[str] | None) -> Replayed:
     """Put dead letters back on their topics: those with ``ids`` (``partition:offset``), or all (None)."""
     (name,) = consumers_named(consumer)
@@ -224,6 +234,7 @@ async def replay(settings: Settings, consumer: str, ids: Sequence[str] | None) -
                     letter.source_topic,
                     letter.value,
                     key=letter.key,
+                    partition=_source_partition(settings, letter),
                     headers=[*letter.original_headers(), (REPLAYED_FROM, origin.encode())],
                 )
                 replayed_to = f"{stored.topic}:{stored.partition}:{stored.offset}"

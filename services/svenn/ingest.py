@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from contracts.envelope import ChangeEvent, ChangeKind, SourceSystem
 from contracts.ids import change_event_id
 from contracts.topics import SVENN_CHANGES, record_key
-from services.core import tracing
+from services.core import safe_errors, tracing
 from services.core.http_edge import authenticate_webhook, unauthorized
 from services.core.publisher import Publisher
 from services.core.tenants import TenantDirectory
@@ -138,7 +138,10 @@ async def _receive(
         await (await publisher.send(SVENN_CHANGES, _key(event), event))
     except (TimeoutError, KafkaError, ConnectionError) as exc:
         # Not stored, so not acknowledged: Svenn retries the delivery (and polling backs it up).
-        log.error("could not publish a Svenn change", extra={"tenant_id": tenant_id, "error": repr(exc)})
+        log.error(
+            "could not publish a Svenn change",
+            extra={"tenant_id": tenant_id, "error": safe_errors.describe(exc)},
+        )
         return _error(503, "UNAVAILABLE", "The change could not be stored; retry later.")
     return JSONResponse({"event_id": str(event.event_id), "topic": SVENN_CHANGES}, status_code=202)
 

@@ -301,3 +301,68 @@ def rotate_key() -> None:
             "those tenants get new credentials (tsync tenants rotate-secret) or are sealed otherwise"
         )
     _console().print("every tenant uses that key now: the other keys can be removed from TENANT_SECRET_KEYS")
+
+
+@tenants_app.command("offboard")
+def offboard(
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant id to erase.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    by: Annotated[
+        str | None, typer.Option(help="Who erases (kept in the erasure record); default: your login.")
+    ] = None,
+) -> None:
+    """Erase a tenant: its rows in every table, credentials, panel tokens, parked commands, watermarks;
+    tombstones for its messages on the compacted topics; the rest of its messages expire."""
+    import getpass
+
+    from services.tenants import offboard as erasing
+
+    operator = by or getpass.getuser()
+
+    async def preview(settings: Settings) -> dict[str, int]:
+        return await erasing.count_rows(settings, tenant)
+
+    try:
+        rows = _run(preview)
+    except erasing.UncoveredTable as exc:
+        raise _fail(str(exc)) from None
+    console = _console()
+    found = {table: n for table, n in rows.items() if n}
+    if found:
+        console.print(
+            f"[bold]{tenant}[/bold]: "
+            + ", ".join(f"{table} {n}" for table, n in found.items())
+            + " row(s) in PostgreSQL, and its messages on Kafka"
+        )
+    else:
+        console.print(f"no rows of [bold]{tenant}[/bold] in PostgreSQL; its messages on Kafka are looked for")
+    if not yes and not typer.confirm(f"Erase tenant {tenant} for good? This cannot be undone", default=False):
+        raise _fail("nothing erased")
+
+    async def work(settings: Settings) -> erasing.Erasure:
+        return await erasing.offboard(settings, tenant, operator)
+
+    try:
+        erasure = _run(work)
+    except erasing.UncoveredTable as exc:
+        raise _fail(str(exc)) from None
+    except KafkaError as exc:
+        raise _fail(
+            f"Kafka refused ({type(exc).__name__}): {tenant}'s rows are erased, its tombstones may not be; "
+            "run offboard again when Kafka is back"
+        ) from None
+    table = Table(title=f"erased {tenant} (erasure record {erasure.erasure_id}, by {operator})")
+    table.add_column("where")
+    table.add_column("erased", justify="right")
+    for name, count in erasure.rows.items():
+        table.add_row(f"table {name}", str(count))
+    for topic, count in erasure.tombstones.items():
+        table.add_row(f"topic {topic} (tombstones; compacted away within 7 days)", str(count))
+    console.print(table)
+    expires = f"{erasure.kafka_expires_by:%Y-%m-%d %H:%M}"
+    console.print(f"its messages on change, command and dead-letter topics expire by {expires} UTC")
+    settings = Settings()
+    if settings.tenants_file is not None:
+        console.print(
+            f"[yellow]TENANTS_FILE is set: remove {tenant} from {settings.tenants_file} too[/yellow]"
+        )

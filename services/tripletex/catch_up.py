@@ -22,7 +22,7 @@ from pydantic import SecretStr, ValidationError
 
 from contracts.envelope import ChangeEvent, ChangeKind, EntityType
 from contracts.topics import TRIPLETEX_CHANGES, record_key
-from services.core import metrics, tracing
+from services.core import metrics, safe_errors, tracing
 from services.core.publisher import Publisher
 from services.tripletex.client import TripletexClient, TripletexError
 from services.tripletex.ingest import WEBHOOK_ROUTE, tripletex_change_event
@@ -101,7 +101,11 @@ async def reconcile_tripletex(
                 report.skipped += 1
                 log.warning(
                     "skipped a Tripletex record that does not map",
-                    extra={"tenant_id": tenant_id, "entity_type": entity_type.value, "error": str(exc)},
+                    extra={
+                        "tenant_id": tenant_id,
+                        "entity_type": entity_type.value,
+                        "error": safe_errors.describe(exc),
+                    },
                 )
                 continue
             if (entity_type, event.entity_id) in seen:
@@ -269,7 +273,7 @@ async def ensure_subscriptions(
         "ensured Tripletex subscriptions",
         extra={
             "tenant_id": tenant_id,
-            "created": len(report.created),
+            "subscriptions_created": len(report.created),  # not "created": a LogRecord attribute
             "reactivated": len(report.reactivated),
             "missing": len(report.missing),
         },

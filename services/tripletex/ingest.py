@@ -51,7 +51,7 @@ from contracts.entities import ProjectSnapshot
 from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SourceSystem
 from contracts.ids import change_event_id
 from contracts.topics import TRIPLETEX_CHANGES, record_key
-from services.core import tracing
+from services.core import safe_errors, tracing
 from services.core.http_edge import RecentAnswers, authenticate_webhook, unauthorized
 from services.core.publisher import Publisher
 from services.core.tenants import TenantDirectory, TripletexAccess, UnknownTenant
@@ -397,7 +397,7 @@ async def _accept(
                         "tenant_id": tenant_id,
                         "event": payload.event,
                         "id": payload.id,
-                        "error": str(exc),
+                        "error": safe_errors.describe(exc),
                     },
                 )
                 return _error(503, "UNAVAILABLE", "Tripletex could not be read; retry later.")
@@ -419,7 +419,10 @@ async def _accept(
         await (await publisher.send(TRIPLETEX_CHANGES, _key(event), event))
     except (TimeoutError, KafkaError, ConnectionError, RuntimeError) as exc:
         # Not stored, so not acknowledged: Tripletex retries (and the nightly pass backs it up).
-        log.error("could not publish a Tripletex change", extra={"tenant_id": tenant_id, "error": repr(exc)})
+        log.error(
+            "could not publish a Tripletex change",
+            extra={"tenant_id": tenant_id, "error": safe_errors.describe(exc)},
+        )
         return _error(503, "UNAVAILABLE", "The change could not be stored; retry later.")
     return JSONResponse({"event_id": str(event.event_id), "topic": TRIPLETEX_CHANGES}, status_code=202)
 

@@ -799,10 +799,10 @@ def failed(command: Command, error_code: str, message: str) -> Outcome:
     log.warning(
         "tripletex write failed",
         extra={
+            # Not the message: the side's answer may quote the record. It is in the outcome and error log.
             "tenant_id": command.tenant_id,
             "command_id": str(command.command_id),
             "error_code": error_code,
-            "error": message,
         },
     )
     return outcome_for(command, OutcomeStatus.FAILED, error_code=error_code, error_message=message)

@@ -26,7 +26,7 @@ from contracts.envelope import (
     Verdict,
 )
 from contracts.ids import change_event_id, outcome_id
-from contracts.topics import SVENN_COMMANDS, SYNC_DECISIONS, SYNC_OUTCOMES, record_key
+from contracts.topics import SVENN_COMMANDS, SYNC_DECISIONS, SYNC_OUTCOMES, record_key, record_key_of
 from services.core.settings import Settings
 from services.operator_actions import restore_link
 from services.runtime import Runtime
@@ -178,7 +178,7 @@ async def test_S_C5_customer_deleted_in_svenn_breaks_the_link_and_stops_the_sync
     for event in (later, marker):
         assert (await client.post("/v1/changes", content=event.model_dump_json())).status_code == 202
     key = record_key(tenant_id, EntityType.CUSTOMER, "tx-c1")
-    (record,) = await read_topic(settings, SYNC_DECISIONS, lambda r: r.key == key, count=1)
+    (record,) = await read_topic(settings, SYNC_DECISIONS, lambda r: record_key_of(r.key) == key, count=1)
     decision = DecisionRecord.model_validate_json(record.value or b"")
     assert (decision.rule_id, decision.verdict, decision.command_ids) == ("S-C5", Verdict.SKIP, ())
     rows = await poll(
@@ -224,7 +224,7 @@ async def test_echo_of_the_engines_write_is_not_synced_back_and_real_changes_are
     event = change(tenant_id, TRIPLETEX, EntityType.CUSTOMER, "tx-c3", ChangeKind.UPDATED, echo, "5")
     assert (await client.post("/v1/changes", content=event.model_dump_json())).status_code == 202
     key = record_key(tenant_id, EntityType.CUSTOMER, "tx-c3")
-    (record,) = await read_topic(settings, SYNC_DECISIONS, lambda r: r.key == key, count=1)
+    (record,) = await read_topic(settings, SYNC_DECISIONS, lambda r: record_key_of(r.key) == key, count=1)
     decision = DecisionRecord.model_validate_json(record.value or b"")
     assert (decision.verdict, decision.command_ids) == (Verdict.SKIP, ())
     assert "echo" in decision.reason

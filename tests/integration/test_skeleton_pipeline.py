@@ -30,6 +30,7 @@ from contracts.topics import (
     TRIPLETEX_WRITER_CONSUMER,
     dead_letter_topic,
     record_key,
+    record_key_of,
 )
 from services.core.settings import Settings
 from services.runtime import Runtime
@@ -153,7 +154,7 @@ async def test_every_decision_is_recorded_with_its_rule_id_S_P1(
     assert (await client.post("/v1/changes", content=event.model_dump_json())).status_code == 202
 
     key = record_key(tenant_id, "project", "svenn-p-no-start")
-    (record,) = await read_topic(settings, SYNC_DECISIONS, lambda r: r.key == key, count=1)
+    (record,) = await read_topic(settings, SYNC_DECISIONS, lambda r: record_key_of(r.key) == key, count=1)
     decision = DecisionRecord.model_validate_json(record.value or b"")
     assert (decision.rule_id, decision.verdict, decision.error_code) == (
         "S-P1",

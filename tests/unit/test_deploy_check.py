@@ -55,7 +55,7 @@ def topics(*missing: str) -> list[dict[str, Any]]:
             "apiVersion": "kafka.strimzi.io/v1beta2",
             "kind": "KafkaTopic",
             "metadata": {"name": spec.name.replace(".", "-"), "labels": {"strimzi.io/cluster": "c"}},
-            "spec": {"topicName": spec.name, "partitions": 6, "replicas": 3},
+            "spec": {"topicName": spec.name, "partitions": 6, "replicas": 3, "config": spec.configs()},
         }
         for spec in deploy_check.topic_specs(6)
         if spec.name not in missing
@@ -76,6 +76,31 @@ def test_a_misspelt_custom_resource_field_fails() -> None:
     broken = copy.deepcopy(SCALED)
     broken["spec"]["triggers"][0]["metadata"]["lagTreshold"] = "5"
     assert deploy_check.check([DEPLOYMENT, broken, *topics()])
+
+
+@pytest.mark.parametrize(
+    ("topic", "key", "value"),
+    [
+        ("svenn.changes.v1", "retention.ms", -1),  # kept forever: personal data with no end
+        ("tripletex.commands.v1", "retention.ms", 2419200000),
+        ("sync.outcomes.v1", "cleanup.policy", "delete"),
+        ("sync.decisions.v1", "max.compaction.lag.ms", None),
+    ],
+)
+def test_a_kafka_topic_whose_retention_differs_from_the_code_fails(
+    topic: str, key: str, value: object
+) -> None:
+    documents = topics()
+    (doc,) = [d for d in documents if d["spec"]["topicName"] == topic]
+    if value is None:
+        del doc["spec"]["config"][key]
+    else:
+        doc["spec"]["config"][key] = value
+    (spec,) = [s for s in deploy_check.topic_specs(6) if s.name == topic]
+    problems = deploy_check.check([DEPLOYMENT, SCALED, *documents])
+    assert problems == [
+        f"topic {topic}: {key} is {value!r} in its KafkaTopic, {spec.configs()[key]} in contracts/topics.py"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ MODULE_ROLES: dict[str, tuple[str, ...]] = {
     "services/replay/resync.py": (OPERATOR,),
     "services/tenants/resume.py": (OPERATOR,),
     "services/replay/dead_letter_admin.py": (OPERATOR,),
+    "services/tenants/offboard.py": (OPERATOR,),
     "services/demo.py": (OPERATOR,),
 }
 OWN_COMMANDS = {
@@ -58,6 +59,8 @@ DYNAMIC: dict[tuple[str, str], frozenset[str]] = {
     ("services/core/dead_letters.py", "self.topic"): frozenset(),
     # a parked command back to its command topic
     ("services/tenants/resume.py", "row['topic']"): frozenset(COMMAND_TOPICS.values()),
+    # offboarding's tombstones, on the compacted topics only
+    ("services/tenants/offboard.py", "partition.topic"): frozenset(contract_topics.PER_MESSAGE_KEYS),
     # a dead letter back to the topic it was consumed from
     ("services/replay/dead_letter_admin.py", "letter.source_topic"): frozenset(
         {

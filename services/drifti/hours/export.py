@@ -170,7 +170,7 @@ async def export_hours(
             "from": start.isoformat(),
             "to": end.isoformat(),
             "dry_run": dry_run,
-            "created": written.created,
+            "entries_created": written.created,  # "created" is a LogRecord attribute: a KeyError
             "updated": written.updated,
             "removed": written.removed,
             "reported": len(plan.reported),
