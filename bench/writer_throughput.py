@@ -23,6 +23,9 @@ from datetime import date
 
 import httpx
 
+# Run as a script, this folder is on the path: the decision benchmark's reader counts here too.
+from decision_throughput import count_until  # type: ignore[import-not-found]
+
 from contracts.entities import ProjectSnapshot
 from contracts.envelope import Command, EntityType, ExpectedLink, LinkState, Operation, SourceSystem
 from contracts.topics import SYNC_OUTCOMES, TRIPLETEX_COMMANDS, record_key
@@ -51,20 +54,6 @@ def create_command(tenant_id: str, n: int) -> Command:
         expected_link=ExpectedLink(state=LinkState.ABSENT),
         rule_id="S-P4",
     )
-
-
-async def count_outcomes(settings: Settings, n: int) -> float:
-    """When the ``n``-th outcome is in Kafka (read from the start)."""
-    consumer = kafka_security.consumer(settings, settings.topic(SYNC_OUTCOMES), auto_offset_reset="earliest")
-    await consumer.start()
-    seen = 0
-    try:
-        while seen < n:
-            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
-            seen += sum(len(v) for v in batch.values())
-    finally:
-        await consumer.stop()
-    return time.perf_counter()
 
 
 async def produce(settings: Settings, commands: list[Command]) -> None:
@@ -120,7 +109,9 @@ async def run(args: argparse.Namespace) -> float:
             await asyncio.sleep(3)  # the group join is not counted
             started = time.perf_counter()
             await produce(settings, commands)
-            finished = await asyncio.wait_for(count_outcomes(settings, len(commands)), timeout=args.timeout)
+            finished = await asyncio.wait_for(
+                count_until(settings, SYNC_OUTCOMES, len(commands)), timeout=args.timeout
+            )
         finally:
             await runtime.stop()
         projects = sum(len(company.table("Project")) for company in state.companies.values())
