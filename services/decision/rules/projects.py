@@ -29,14 +29,14 @@ def _from_svenn(event: ChangeEvent, links: Links) -> Ruling:
     if event.change_kind is ChangeKind.DELETED:
         ruling = skip("S-P7", "project deleted in Svenn: nothing happens in Tripletex")
         # S-P7a: remembered, so later Tripletex changes of its twin are skipped quietly.
-        gone = Deleted(
+        deletion = Deleted(
             event.tenant_id,
             EntityType.PROJECT,
             SourceSystem.SVENN,
             event.entity_id,
             other_id=link.target_entity_id,
         )
-        return replace(ruling, deleted=gone)
+        return replace(ruling, deleted=deletion)
     project = _snapshot(event)
     gone = _deleted_in_tripletex(event, links, project)
     if gone is not None:
