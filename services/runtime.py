@@ -51,6 +51,7 @@ from services.drifti.hours.http import hours_export_routes
 from services.drifti.ingest import DriftiReaders, drifti_webhook_routes
 from services.ingest.catch_up import CatchUp
 from services.ingest.http import change_routes
+from services.ingest.watermarks import PostgresWatermarks
 from services.onboarding.http import readiness_routes
 from services.panel.routes import panel_routes
 from services.svenn.ingest import svenn_webhook_routes
@@ -136,8 +137,17 @@ class Runtime:
         # One Drifti reader per tenant: webhooks and polls embed customers and jobs in snapshots.
         self.drifti_readers = DriftiReaders(self.tenants)
         catch_up = Role.INGEST in self.roles and settings.catch_up
+        # Watermarks in PostgreSQL whatever the tenants come from: a restart (or an outage of the
+        # ingest itself) of any length is then caught up, not only one within the lookback.
         self.catch_up = (
-            CatchUp(settings, self.tenants, self.publisher, self.tripletex_clients, self.drifti_readers)
+            CatchUp(
+                settings,
+                self.tenants,
+                self.publisher,
+                self.tripletex_clients,
+                self.drifti_readers,
+                watermarks=PostgresWatermarks(self.database_pool),
+            )
             if catch_up
             else None
         )

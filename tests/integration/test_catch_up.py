@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -74,6 +76,20 @@ async def test_svenn_polling_and_the_tripletex_full_pass_publish_what_no_webhook
             (tx_record, *_) = await read_topic(
                 settings, TRIPLETEX_CHANGES, lambda r: r.key.startswith(prefix), 1
             )
+            # With a tenants file too, the poll's watermarks outlive the process (PostgreSQL).
+            pool = await runtime.database_pool()
+            for _ in range(100):
+                marks = await pool.fetch(
+                    "SELECT side, resource FROM catch_up_watermark WHERE tenant_id = $1", tenant_id
+                )
+                if len(marks) == 3:
+                    break
+                await asyncio.sleep(0.05)
+            assert sorted((m["side"], m["resource"]) for m in marks) == [
+                ("svenn", "customer"),
+                ("svenn", "employee"),
+                ("svenn", "project"),
+            ]
         finally:
             await runtime.stop()
     polled = ChangeEvent.model_validate_json(svenn_record.value or b"")
