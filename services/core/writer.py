@@ -7,7 +7,9 @@ reason ``RECORD_ONLY`` — the truth about what happened — for a side that has
 **Lanes.** A batch's commands run concurrently (``WRITER_CONCURRENCY`` at once, at most
 ``WRITER_TENANT_CONCURRENCY`` of one tenant), started round-robin over the tenants so a tenant
 with a big backlog cannot take every slot. What the engine relies on stays in order
-(``lane_dependencies``): a record's commands one after another, and a command waits for every
+(``lane_dependencies``): a record's commands one after another, and so are commands that may find
+or create the same record on the other side (a natural key in common; a tenant's Drifti
+transfers, which find or create customers and projects on the way); and a command waits for every
 earlier command of its tenant in the batch on an entity type it may name (``REFERENCES``: an
 employee's create before a project naming it as a member, S-P8; customers and projects before
 Drifti invoices, invoices before payments). Outcomes are published (and awaited) before the batch
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -30,7 +33,7 @@ from opentelemetry.trace import Status, StatusCode
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.bounds import Version
-from contracts.entities import EntitySnapshot
+from contracts.entities import CustomerSnapshot, EmployeeSnapshot, EntitySnapshot, ProjectSnapshot
 from contracts.envelope import Command, EntityType, Operation, Outcome, OutcomeStatus, SourceSystem
 from contracts.error_codes import API_UNREACHABLE
 from contracts.ids import outcome_id
@@ -57,24 +60,67 @@ REFERENCES: dict[EntityType, frozenset[EntityType]] = {
 }
 
 
-def lane_dependencies(commands: Sequence[tuple[str, bytes, EntityType]]) -> list[tuple[int, ...]]:
-    """For each (tenant, record key, entity type), in batch order, the earlier ones it must follow.
+@dataclass(frozen=True)
+class Lane:
+    """What orders a command within its batch: its tenant, record key, entity type, the natural keys
+    it may find or create a record by on the other side, and whether it is a Drifti transfer."""
 
-    The previous command of the same record, and every earlier command of the same tenant on a type
-    it references (``REFERENCES``). Different records of other types, and other tenants, run freely.
+    tenant_id: str
+    record_key: bytes
+    entity_type: EntityType
+    natural_keys: tuple[str, ...] = ()
+    drifti: bool = False
+
+    @classmethod
+    def of(cls, command: Command) -> Lane:
+        key = record_key(command.tenant_id, command.entity_type, command.source_entity_id)
+        return cls(
+            command.tenant_id,
+            key,
+            command.entity_type,
+            natural_keys(command),
+            command.source is SourceSystem.DRIFTI,
+        )
+
+
+def natural_keys(command: Command) -> tuple[str, ...]:
+    """The numbers and e-mail a create or update finds the other side's record by (S-P4, S-C1, S-E1):
+    two records of one tenant that meet in one record there (Svenn customers 55 and 055) go in order,
+    so the second finds what the first created (or sees the ambiguity) instead of creating a twin."""
+    payload = command.payload
+    found: list[str | None] = []
+    if isinstance(payload, ProjectSnapshot):
+        found.append(payload.number)
+    elif isinstance(payload, CustomerSnapshot):
+        found.append(payload.customer_number.lstrip("0") or "0" if payload.customer_number else None)
+    elif isinstance(payload, EmployeeSnapshot):
+        found += [payload.employee_number, payload.email.lower() if payload.email else None]
+    return tuple(f"{command.entity_type.value}:{k}" for k in found if k)
+
+
+def lane_dependencies(lanes: Sequence[Lane]) -> list[tuple[int, ...]]:
+    """For each command's ``Lane``, in batch order, the earlier ones of the batch it must follow.
+
+    The previous command of the same record; the previous one of its tenant with a natural key in
+    common; every earlier one of its tenant on a type it references (``REFERENCES``); and a Drifti
+    transfer the previous Drifti transfer of its tenant (an invoice or a job finds or creates its
+    customer and project, which another invoice of the batch may need too: D-C1, D-J1, D-I1).
+    Other records, and other tenants, run freely.
     """
-    last_of_record: dict[bytes, int] = {}
+    last: dict[object, int] = {}
     of_type: dict[tuple[str, EntityType], list[int]] = {}
     dependencies: list[tuple[int, ...]] = []
-    for index, (tenant_id, key, entity_type) in enumerate(commands):
-        before: set[int] = set()
-        if key in last_of_record:
-            before.add(last_of_record[key])
-        for referenced in REFERENCES.get(entity_type, ()):
-            before.update(of_type.get((tenant_id, referenced), ()))
+    for index, lane in enumerate(lanes):
+        chains: list[object] = [lane.record_key, *((lane.tenant_id, k) for k in lane.natural_keys)]
+        if lane.drifti:
+            chains.append((lane.tenant_id, SourceSystem.DRIFTI))
+        before = {last[chain] for chain in chains if chain in last}
+        for referenced in REFERENCES.get(lane.entity_type, ()):
+            before.update(of_type.get((lane.tenant_id, referenced), ()))
         dependencies.append(tuple(sorted(before)))
-        last_of_record[key] = index
-        of_type.setdefault((tenant_id, entity_type), []).append(index)
+        for chain in chains:
+            last[chain] = index
+        of_type.setdefault((lane.tenant_id, lane.entity_type), []).append(index)
     return dependencies
 
 
@@ -137,9 +183,7 @@ class CommandWriter(BatchConsumer[Command]):
         """The batch's commands in lanes (see the module docstring); an outage fails the batch."""
         if not received:
             return
-        dependencies = lane_dependencies(
-            [(i.message.tenant_id, _key_of(i), i.message.entity_type) for i in received]
-        )
+        dependencies = lane_dependencies([Lane.of(i.message) for i in received])
         loop = asyncio.get_running_loop()
         done: list[asyncio.Future[bool]] = [loop.create_future() for _ in received]
         slots = asyncio.Semaphore(self.settings.writer_concurrency)

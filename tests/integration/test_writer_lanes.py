@@ -20,6 +20,7 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter
 
+from contracts.entities import CustomerSnapshot, EmployeeSnapshot
 from contracts.envelope import (
     Command,
     EntityType,
@@ -36,7 +37,14 @@ from services.core.publisher import Publisher
 from services.core.settings import Settings
 from services.core.tenants import StaticTenantDirectory
 from services.core.topic_admin import ensure_topics
-from services.core.writer import CommandWriter, lane_dependencies, outcome_for, round_robin
+from services.core.writer import (
+    CommandWriter,
+    Lane,
+    lane_dependencies,
+    natural_keys,
+    outcome_for,
+    round_robin,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -118,35 +126,65 @@ def received(commands: list[Command]) -> list[Received[Command]]:
     ]
 
 
+def lane(
+    tenant_id: str, entity_type: EntityType, entity_id: str, *natural: str, drifti: bool = False
+) -> Lane:
+    return Lane(tenant_id, record_key(tenant_id, entity_type, entity_id), entity_type, natural, drifti)
+
+
 def test_lane_dependencies_keep_record_order_and_references() -> None:
-    e, c, p, i, pay, other = (
-        ("a", record_key("a", t, n), t)
-        for t, n in (
-            (EntityType.EMPLOYEE, "e1"),
-            (EntityType.CUSTOMER, "c1"),
-            (EntityType.PROJECT, "p1"),
-            (EntityType.INVOICE, "i1"),
-            (EntityType.PAYMENT, "pay1"),
-            (EntityType.EMPLOYEE, "e1"),
-        )
-    )
-    b_employee = ("b", record_key("b", EntityType.EMPLOYEE, "e9"), EntityType.EMPLOYEE)
-    b_project = ("b", record_key("b", EntityType.PROJECT, "p9"), EntityType.PROJECT)
-    deps = lane_dependencies([e, c, b_employee, p, i, pay, other, p, b_project])
-    assert (
-        deps
-        == [
-            (),  # 0 employee
-            (),  # 1 customer: names nothing
-            (),  # 2 tenant b: other tenants never wait for a
-            (0, 1),  # 3 project: the employee (S-P8 members) and the customer before it
-            (0, 1, 3)[1:],  # 4 invoice: customer and project (Drifti vouchers)
-            (1, 3, 4),  # 5 payment: customer, project, invoice
-            (0,),  # 6 the same employee again: after its earlier command
-            (0, 1, 3, 6),  # 7 the project again: its own earlier command and every earlier employee/customer
-            (2,),  # 8 tenant b's project: only b's employee
+    e = lane("a", EntityType.EMPLOYEE, "e1")
+    b_project = lane("b", EntityType.PROJECT, "p9")
+    deps = lane_dependencies(
+        [
+            e,
+            lane("a", EntityType.CUSTOMER, "c1"),
+            lane("b", EntityType.EMPLOYEE, "e9"),
+            lane("a", EntityType.PROJECT, "p1"),
+            lane("a", EntityType.INVOICE, "i1"),
+            lane("a", EntityType.PAYMENT, "pay1"),
+            e,
+            lane("a", EntityType.PROJECT, "p1"),
+            b_project,
         ]
     )
+    assert deps == [
+        (),  # 0 employee
+        (),  # 1 customer: names nothing
+        (),  # 2 tenant b: other tenants never wait for a
+        (0, 1),  # 3 project: the employee (S-P8 members) and the customer before it
+        (1, 3),  # 4 invoice: customer and project (Drifti vouchers)
+        (1, 3, 4),  # 5 payment: customer, project, invoice
+        (0,),  # 6 the same employee again: after its earlier command
+        (0, 1, 3, 6),  # 7 the project again: its own earlier command and every earlier employee/customer
+        (2,),  # 8 tenant b's project: only b's employee
+    ]
+
+
+def test_lane_dependencies_order_what_may_meet_one_record_on_the_other_side() -> None:
+    deps = lane_dependencies(
+        [
+            lane("a", EntityType.CUSTOMER, "s-55", "customer:55"),  # Svenn customers 55 and 055 ...
+            lane("a", EntityType.CUSTOMER, "s-056", "customer:56"),
+            lane("a", EntityType.CUSTOMER, "s-055", "customer:55"),  # ... are one Tripletex customer
+            lane("a", EntityType.INVOICE, "i1", drifti=True),  # invoices find or create their customer
+            lane("a", EntityType.INVOICE, "i2", drifti=True),
+            lane("b", EntityType.INVOICE, "i1", drifti=True),
+        ]
+    )
+    assert deps == [(), (), (0,), (0, 1, 2), (0, 1, 2, 3), ()]
+
+
+def test_natural_keys_are_the_numbers_and_e_mail_a_writer_matches_by() -> None:
+    svenn_55 = command("a", EntityType.CUSTOMER, "s-1", Operation.CREATE).model_copy(
+        update={"payload": CustomerSnapshot(name="N", customer_number="055")}
+    )
+    employee = command("a", EntityType.EMPLOYEE, "s-2", Operation.CREATE).model_copy(
+        update={"payload": EmployeeSnapshot(first_name="Kari", last_name="N", email="Kari@Firma.no")}
+    )
+    assert natural_keys(svenn_55) == ("customer:55",)
+    assert natural_keys(employee) == ("employee:kari@firma.no",)
+    assert Lane.of(command("a", EntityType.PAYMENT, "p", Operation.CREATE)).drifti
 
 
 def test_round_robin_interleaves_tenants_keeping_each_tenants_order() -> None:
@@ -174,8 +212,7 @@ async def test_lanes_run_concurrently_fair_and_in_the_order_the_rules_rely_on(
     await w.handle_batch(received(batch))
 
     assert set(w.spans) == {c.command_id for c in batch}  # each written once
-    deps = lane_dependencies([(c.tenant_id, record_key(c.tenant_id, c.entity_type, c.source_entity_id),
-                               c.entity_type) for c in batch])  # fmt: skip
+    deps = lane_dependencies([Lane.of(c) for c in batch])
     for index, earlier in enumerate(deps):
         for before in earlier:
             assert w.spans[batch[before].command_id][1] <= w.spans[batch[index].command_id][0], (
