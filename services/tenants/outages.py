@@ -102,6 +102,7 @@ class Outages:
         self.tenants = tenants
         self.topic = COMMAND_TOPICS[target]
         self._tenants: set[str] = set()  # tenants with an outage of this writer, as last read
+        self._parked_since_read: set[str] = set()  # ... and those this process parked meanwhile
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------- the writer's side
@@ -155,6 +156,7 @@ class Outages:
                 self.settings.writer_probe_interval_s,
             )
             await self._park(connection, command, key)
+        self._parked_since_read.add(command.tenant_id)
         if command.tenant_id not in self._tenants:
             self._tenants.add(command.tenant_id)
             log.warning(
@@ -204,6 +206,7 @@ class Outages:
     async def refresh(self) -> list[asyncpg.Record]:
         """This writer's outages of tenants this process serves (another deployment sharing the
         database, or a tenant since removed, is not ours to probe or release); sets the gauge."""
+        self._parked_since_read = set()
         rows = await self.database.pool.fetch(
             """SELECT tenant_id, side, state, since, probes, next_probe_at <= now() AS due,
                       reported_at, now() - since >= make_interval(secs => $2) AS report_due
@@ -212,7 +215,8 @@ class Outages:
             self.settings.api_unreachable_after_s,
         )
         ours = [r for r in rows if await self._serves(r["tenant_id"])]
-        self._tenants = {r["tenant_id"] for r in ours}
+        # A tenant parked while this read ran stays known: its next command must not slip past.
+        self._tenants = {r["tenant_id"] for r in ours} | self._parked_since_read
         _OPEN_SIDES[self.target] = {(r["tenant_id"], r["side"]) for r in ours}
         for side in SourceSystem:
             tenants = {t for opened in _OPEN_SIDES.values() for t, s in opened if s == side.value}
