@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 
 from contracts.error_codes import API_UNREACHABLE
 from services.core.settings import Settings
+from services.panel.queries import overview as panel_overview
 from services.sandbox import Sandbox, SandboxTenant
 from services.tripletex.client import ClientSettings
 from services.tripletex.client.config import RetryPolicy
@@ -124,6 +125,11 @@ async def test_S_X1_an_unreachable_tripletex_parks_its_tenant_only_and_is_one_en
     errors = await sandbox.errors(a.tenant_id)
     assert len(errors) == 1 and errors[0]["occurrences"] == 1, errors  # one entry, no per-record errors
     assert (REGISTRY.get_sample_value("tsync_sides_unreachable", {"side": "tripletex"}) or 0) >= 1
+    assert sandbox._pool is not None  # the panel's overview shows it: a "connection" row, one open error
+    shown = await panel_overview(sandbox._pool, a.tenant_id)
+    assert [(e.entity_type, e.open_errors) for e in shown.entities if e.entity_type == "connection"] == [
+        ("connection", 1)
+    ]
     assert not await sandbox.errors(b.tenant_id)
 
     # Tripletex answers again: everything parked is written once, in order, and the entry resolves.
