@@ -1,7 +1,7 @@
 """S-X1 and issue 16 on real Kafka, PostgreSQL and both simulators over HTTP: a tenant whose side
 does not answer is parked, never retried with everyone, and gets one ``API_UNREACHABLE`` entry.
 
-Tenant A's Tripletex answers 5xx to every request while tenant B creates 10 projects in Svenn:
+Tenant A's Tripletex answers 503 to every request while tenant B creates 10 projects in Svenn:
 B's all reach Tripletex with their normal latency; A's commands are parked in order; after
 ``API_UNREACHABLE_AFTER_S`` A has exactly one ``API_UNREACHABLE`` entry (and the gauge counts it);
 when A's Tripletex answers again, everything parked is written once, in order, and the entry resolves.
@@ -68,7 +68,7 @@ async def test_S_X1_an_unreachable_tripletex_parks_its_tenant_only_and_is_one_en
     sandbox: Sandbox,
 ) -> None:
     a, b = await sandbox.add_tenant(), await sandbox.add_tenant()
-    await tripletex_faults(sandbox, a, errorRate=1.0)  # every API request of A's company: 500
+    await tripletex_faults(sandbox, a, errorRate=1.0, errorStatus=503)  # every API request of A's company
 
     for n in range(3):
         await a.svenn.projects.create(

@@ -97,7 +97,9 @@ def create_app(state: SimulatorState | None = None) -> FastAPI:
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         if faults.error_rate and simulator.random.random() < faults.error_rate:
-            return _error_response(request, TripletexError(500, 1000, INTERNAL_ERROR), rate_headers)
+            return _error_response(
+                request, TripletexError(faults.error_status, 1000, INTERNAL_ERROR), rate_headers
+            )
         response = await call_next(request)
         response.headers[REQUEST_ID_HEADER] = request_id
         for name, value in rate_headers.items():

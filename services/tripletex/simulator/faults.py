@@ -22,7 +22,9 @@ class FaultConfig:
     """What an operator or a test has asked one company's API to do wrong."""
 
     error_rate: float = 0.0
-    """Share of authenticated requests (0..1) answered with 500 code 1000 before they run."""
+    """Share of authenticated requests (0..1) answered with ``error_status`` code 1000 before they run."""
+    error_status: int = 500
+    """The 5xx those requests get (503: Tripletex down for maintenance or overloaded)."""
     latency_ms: float = 0.0
     """Delay added before every authenticated request is handled."""
     rate_limit: int = DEFAULT_RATE_LIMIT
@@ -31,6 +33,7 @@ class FaultConfig:
     def to_json(self) -> dict[str, Any]:
         return {
             "errorRate": self.error_rate,
+            "errorStatus": self.error_status,
             "latencyMs": self.latency_ms,
             "rateLimit": self.rate_limit,
             "ratePeriodSeconds": self.rate_period_seconds,
@@ -40,6 +43,8 @@ class FaultConfig:
         """Apply a partial JSON patch from `/_sim/companies/{id}/faults`."""
         if "errorRate" in patch:
             self.error_rate = min(1.0, max(0.0, float(patch["errorRate"])))
+        if "errorStatus" in patch:
+            self.error_status = min(599, max(500, int(patch["errorStatus"])))
         if "latencyMs" in patch:
             self.latency_ms = max(0.0, float(patch["latencyMs"]))
         if "rateLimit" in patch:
