@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -30,6 +32,37 @@ SPANS = InMemorySpanExporter()
 _provider = TracerProvider()
 _provider.add_span_processor(SimpleSpanProcessor(SPANS))
 trace.set_tracer_provider(_provider)
+
+
+# Fuzz tests (tests/integration/test_fuzz_*.py): derandomized in CI, so a run repeats the last one;
+# FUZZ_EXAMPLES=<n> runs each with n random examples instead (README: Security).
+hypothesis_settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+hypothesis_settings.register_profile(
+    "long",
+    deadline=None,
+    database=None,  # a failure prints its reproduction blob (@reproduce_failure) instead
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+hypothesis_settings.load_profile("long" if os.environ.get("FUZZ_EXAMPLES") else "ci")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many cases each fuzz target tried (only when fuzz tests ran)."""
+    from tests.fuzz_strategies import CASES
+
+    if CASES:
+        terminalreporter.section("fuzz cases tried")
+        for target, count in sorted(CASES.items()):
+            terminalreporter.write_line(f"{target}: {count}")
+        terminalreporter.write_line(f"total: {sum(CASES.values())}")
 
 
 def _use_testcontainers() -> bool:

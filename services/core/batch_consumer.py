@@ -38,6 +38,7 @@ from services.core.dead_letters import DeadLetters
 from services.core.errors import is_transient
 from services.core.publisher import Publisher
 from services.core.settings import Settings
+from services.core.tolerant_parsing import raw_records, readable_headers
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,10 @@ class BatchConsumer(Generic[M]):
             batch_timeout_ms=self.settings.batch_timeout_ms,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            # FastStream's parsing must not fail on what a message carries (a header that is not
+            # UTF-8, a content-type it acts on): that failed the batch forever. Decoding is ours.
+            parser=readable_headers,
+            decoder=raw_records,
         )(handle_batch)
         return self
 

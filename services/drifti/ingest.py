@@ -32,6 +32,7 @@ from services.core.http_edge import authenticate_webhook, unauthorized
 from services.core.publisher import Publisher
 from services.core.tenants import DriftiAccess, TenantConfig, TenantDirectory, UnknownTenant
 from services.drifti.client import DriftiClient, DriftiError
+from services.drifti.client.errors import DriftiNotFoundError
 from services.drifti.client.models import Customer, Invoice, Job, Payment, WebhookEvent
 from services.drifti.client.webhooks import signature_problem
 from services.drifti.snapshots import (
@@ -301,6 +302,14 @@ async def _receive(
     try:
         event = await event_of(await readers(tenant_id), tenant_id, record)
         await publish_events(publisher, [event])
+    except ValidationError as exc:
+        # Signed, but beyond what the engine stores (text over 2 000 characters, an id over 200,
+        # a number past bigint): refused naming the fields, never a 500 (fuzzing, issue 10).
+        fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
+        return rejected(422, "INVALID_EVENT", f"The record does not fit the engine's contract: {fields}")
+    except DriftiNotFoundError:
+        # It names a customer, job or invoice Drifti does not have: retrying will not find it.
+        return rejected(422, "UNKNOWN_REFERENCE", "The record refers to a record Drifti does not have.")
     except DriftiError as exc:
         # The customer or job could not be read: not stored, so not acknowledged; Drifti retries.
         log.error(

@@ -47,6 +47,7 @@ from fastapi.responses import JSONResponse, Response
 from opentelemetry.trace import Span
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from contracts.bounds import BIGINT_MAX
 from contracts.entities import ProjectSnapshot
 from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SourceSystem
 from contracts.ids import change_event_id
@@ -278,7 +279,7 @@ class WebhookPayload(BaseModel):
 
     subscription_id: int | None = Field(default=None, alias="subscriptionId")
     event: str = Field(min_length=3)
-    id: int
+    id: int = Field(ge=0, le=BIGINT_MAX)  # a Tripletex id; beyond bigint it is no record's
     value: dict[str, Any] | None = None
 
 
@@ -412,7 +413,8 @@ async def _accept(
             if record_id(record) != str(payload.id):
                 raise MappingError(f"value.id {record_id(record)} is not the event's id {payload.id}")
             event = tripletex_change_event(tenant_id, entity_type, record, kind)
-        except (MappingError, ValidationError) as exc:
+        except (MappingError, ValidationError, TypeError, AttributeError, KeyError) as exc:
+            # A signed value of the wrong shape (a list where an object belongs …): 422, never a 500.
             return rejected(422, "UNMAPPABLE_RECORD", str(exc))
     span.set_attribute("tsync.event_id", str(event.event_id))
     try:

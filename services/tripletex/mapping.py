@@ -131,6 +131,8 @@ def is_complete(entity_type: EntityType, record: TripletexRecord) -> bool:
         return False
     if entity_type is EntityType.PROJECT:
         participants = data.get("participants") or []
+        if not isinstance(participants, list):
+            return False  # not a listing of participants: read the record itself
         return all(isinstance(p, Mapping) and "employee" in p for p in participants)
     if entity_type is EntityType.CUSTOMER:
         address = data.get("postalAddress")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 from pydantic import BaseModel
 
@@ -80,7 +81,8 @@ class ReadAPI(Generic[M]):
         self._r = requester
 
     async def get(self, record_id: str) -> M:
-        response = await self._r.request("GET", f"{self.path}/{record_id}")
+        # Quoted: an id is one path segment, whatever it holds ("../", a NUL).
+        response = await self._r.request("GET", f"{self.path}/{quote(record_id, safe='')}")
         return self.model.model_validate(response.json())
 
     async def page(self, *, limit: int = PAGE_SIZE, cursor: str | None = None, **filters: Any) -> Page[M]:
@@ -130,7 +132,7 @@ class UpdateAPI(CreateAPI[M, C], Generic[M, C, U]):
     async def update(self, record_id: str, changes: U | Mapping[str, Any]) -> M:
         """PATCH only the given fields (``None`` clears an optional one)."""
         body = _body(self.update_model, changes)
-        response = await self._r.request("PATCH", f"{self.path}/{record_id}", json=body)
+        response = await self._r.request("PATCH", f"{self.path}/{quote(record_id, safe='')}", json=body)
         return self.model.model_validate(response.json())
 
 
