@@ -56,12 +56,13 @@ hypothesis_settings.load_profile("long" if os.environ.get("FUZZ_EXAMPLES") else 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How many cases each fuzz target tried (only when fuzz tests ran)."""
-    from tests.fuzz_strategies import CASES
+    from tests.fuzz_strategies import CASES, FATES
 
     if CASES:
         terminalreporter.section("fuzz cases tried")
         for target, count in sorted(CASES.items()):
-            terminalreporter.write_line(f"{target}: {count}")
+            fates = ", ".join(f"{fate} {n}" for (t, fate), n in sorted(FATES.items()) if t == target)
+            terminalreporter.write_line(f"{target}: {count}" + (f" ({fates})" if fates else ""))
         terminalreporter.write_line(f"total: {sum(CASES.values())}")
 
 

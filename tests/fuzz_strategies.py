@@ -28,6 +28,8 @@ from hypothesis import strategies as st
 
 CASES: Counter[str] = Counter()
 """Cases tried per fuzz target in this session (printed at the end of the run)."""
+FATES: Counter[tuple[str, str]] = Counter()
+"""What became of them, per target: an HTTP status, dead-lettered, handled (printed under each)."""
 
 
 def fuzz_examples(default: int) -> int:

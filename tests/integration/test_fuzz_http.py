@@ -50,6 +50,7 @@ from services.tripletex.simulator.app import create_app as create_tripletex_app
 from services.tripletex.simulator.state import SimulatorState
 from tests.fuzz_strategies import (
     CASES,
+    FATES,
     change_events,
     drifti_webhooks,
     encode,
@@ -247,7 +248,7 @@ def assert_answer(d: Delivery, response: httpx.Response, route: str) -> None:
 
 def count(target: str, response: httpx.Response) -> None:
     CASES[f"http {target}"] += 1
-    CASES[f"http {target} ({response.status_code})"] += 1
+    FATES[(f"http {target}", str(response.status_code))] += 1
 
 
 SIGNED = settings(max_examples=fuzz_examples(250), deadline=None)
