@@ -52,6 +52,18 @@ class Publisher:
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
+    async def store(self, topic: str, key: bytes, message: WireMessage) -> None:
+        """Publish ``message`` and wait until Kafka has stored it, for at most ``PUBLISH_TIMEOUT_S``.
+
+        For a caller that answers someone (a webhook, the ingest API, the panel): while Kafka is
+        away the producer would wait for it for its whole request timeout, and the sender would
+        give up on a delivery that hangs. ``TimeoutError`` instead lets it answer 503 at once, and
+        the sender retries; a copy that still reaches Kafka later has the same event id, which
+        everything downstream absorbs.
+        """
+        async with asyncio.timeout(self._settings.publish_timeout_s):
+            await (await self.send(topic, key, message))
+
     async def send(self, topic: str, key: bytes, message: WireMessage) -> asyncio.Future[Any]:
         """Hand ``message`` to the producer; the returned future resolves once Kafka has stored it.
 

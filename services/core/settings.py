@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = Field(6, description="Partitions of change, command and outcome topics.")
     create_topics: bool = Field(True, description="Create missing topics at start-up.")
+    publish_timeout_s: float = Field(
+        1.0,
+        description="Longest a webhook or API request waits for Kafka to store its change before 503.",
+    )
     batch_max_records: int = Field(500, description="Most records a consumer takes in one batch.")
     batch_timeout_ms: int = Field(100, description="How long a consumer waits to fill a batch.")
     http_host: str = Field("127.0.0.1", description="Address both HTTP servers (public, internal) bind to.")

@@ -301,7 +301,7 @@ async def _receive(
         return rejected(422, "INVALID_EVENT", "webhook data does not match its resource_id/resource_version")
     try:
         event = await event_of(await readers(tenant_id), tenant_id, record)
-        await publish_events(publisher, [event])
+        await publisher.store(DRIFTI_CHANGES, _key(event), event)
     except ValidationError as exc:
         # Signed, but beyond what the engine stores (text over 2 000 characters, an id over 200,
         # a number past bigint): refused naming the fields, never a 500 (fuzzing, issue 10).

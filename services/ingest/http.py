@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from opentelemetry import propagate
@@ -54,11 +55,14 @@ def change_routes(publisher: Publisher, producers: BearerTokens) -> APIRouter:
                 return JSONResponse({"error": "invalid change event", "details": errors}, status_code=422)
             span.set_attribute("tsync.tenant_id", event.tenant_id)
             topic = CHANGE_TOPICS[event.source]
-            await (
-                await publisher.send(
+            try:
+                await publisher.store(
                     topic, record_key(event.tenant_id, event.entity_type, event.entity_id), event
                 )
-            )
+            except (TimeoutError, KafkaError, ConnectionError):
+                # Not stored, so not acknowledged: the producer retries (the same event id is absorbed).
+                span.set_attribute("http.response.status_code", 503)
+                return JSONResponse({"error": "the change could not be stored; retry later"}, status_code=503)
         return JSONResponse({"event_id": str(event.event_id), "topic": topic}, status_code=202)
 
     return router

@@ -113,5 +113,5 @@ async def retry(
     fresh = uuid.uuid4()
     event = current.model_copy(update={"event_id": fresh, "correlation_id": fresh})
     key = record_key(tenant_id, entity_type, entity_id)
-    await (await publisher.send(CHANGE_TOPICS[side], key, event))
+    await publisher.store(CHANGE_TOPICS[side], key, event)
     return event

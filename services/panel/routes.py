@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -212,6 +213,10 @@ def panel_routes(
             params["retried"] = f"{side} {entity_type} {entity_id} ({event.event_id})"
         except (CannotRetry, UnknownTenant, NotConnected) as exc:
             params["retry_error"] = str(exc)
+        except (TimeoutError, KafkaError):  # Kafka is away: the user tries again, nothing is half done
+            params["retry_error"] = (
+                "Endringen kunne ikke lagres nå; prøv igjen om litt. (Could not be stored; retry.)"
+            )
         return RedirectResponse(
             f"{PREFIX}/{tenant_id}/errors?{urlencode(params)}", status_code=303, headers=_HEADERS
         )

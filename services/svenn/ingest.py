@@ -135,7 +135,7 @@ async def _receive(
     except ValueError as exc:
         return rejected(422, "INVALID_EVENT", str(exc))
     try:
-        await (await publisher.send(SVENN_CHANGES, _key(event), event))
+        await publisher.store(SVENN_CHANGES, _key(event), event)
     except (TimeoutError, KafkaError, ConnectionError) as exc:
         # Not stored, so not acknowledged: Svenn retries the delivery (and polling backs it up).
         log.error(

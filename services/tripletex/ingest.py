@@ -418,7 +418,7 @@ async def _accept(
             return rejected(422, "UNMAPPABLE_RECORD", str(exc))
     span.set_attribute("tsync.event_id", str(event.event_id))
     try:
-        await (await publisher.send(TRIPLETEX_CHANGES, _key(event), event))
+        await publisher.store(TRIPLETEX_CHANGES, _key(event), event)
     except (TimeoutError, KafkaError, ConnectionError, RuntimeError) as exc:
         # Not stored, so not acknowledged: Tripletex retries (and the nightly pass backs it up).
         log.error(
