@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,8 +43,45 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class RepeatLimit(logging.Filter):
+    """Lets one line of a kind through per ``window_s``, then says how many it held back.
+
+    While Kafka is away, aiokafka logs the same "Unable connect to node" / "Unable to update
+    metadata" line for every connection attempt of every client: tens of thousands of lines a
+    minute that bury everything else. A kind is (logger, level, message template); only the
+    Kafka clients' loggers (``prefixes``) are limited, the engine's own lines never.
+    """
+
+    def __init__(
+        self,
+        prefixes: tuple[str, ...] = ("aiokafka", "kafka", "faststream", "tripletex_sync.kafka"),
+        window_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+        self.window_s = window_s
+        self.clock = clock
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefixes):
+            return True
+        kind = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        since, held = self._seen.get(kind, (float("-inf"), 0))
+        if now - since < self.window_s:
+            self._seen[kind] = (since, held + 1)
+            return False
+        self._seen[kind] = (now, 0)
+        if held:
+            record.repeats_held_back = held
+        return True
+
+
 def configure_logging(level: str, fmt: str) -> None:
     handler = logging.StreamHandler()
+    handler.addFilter(RepeatLimit())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
