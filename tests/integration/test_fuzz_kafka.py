@@ -30,12 +30,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
-from pydantic import TypeAdapter, ValidationError
+from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from contracts import headers
 from contracts.envelope import ChangeEvent, Command
@@ -55,9 +56,14 @@ from contracts.topics import (
     record_key,
 )
 from projections.consumer import ProjectedMessage
+from services.core.asgi_serving import serve_asgi
 from services.core.settings import Settings
-from services.core.tenants import StaticTenantDirectory
+from services.core.tenants import StaticTenantDirectory, SvennAccess, TenantConfig, TripletexAccess
 from services.runtime import Role, Runtime
+from services.svenn.simulator.app import create_app as create_svenn_app
+from services.svenn.simulator.state import SimState as SvennSimState
+from services.tripletex.simulator.app import create_app as create_tripletex_app
+from services.tripletex.simulator.state import SimulatorState
 from tests.fuzz_strategies import (
     CASES,
     FATES,
@@ -74,9 +80,12 @@ pytestmark = pytest.mark.integration
 
 ROLES = (Role.DECISION, Role.TRIPLETEX_WRITER, Role.SVENN_WRITER, Role.PROJECTIONS)
 TENANT = f"fz-{uuid.uuid4().hex[:10]}"
+CONNECTED = f"fz-{uuid.uuid4().hex[:10]}"
 PARTITIONS = 3
 SENTINEL_WAIT_S = 60.0
-tenants = st.one_of(st.just(TENANT), st.just(TENANT), st.just("t-nobody"), hostile_text)
+tenants = st.one_of(
+    st.just(TENANT), st.just(CONNECTED), st.just(CONNECTED), st.just("t-nobody"), hostile_text
+)
 
 
 class TopicTail:
@@ -130,27 +139,52 @@ class Engine:
 @pytest.fixture(scope="module")
 async def engine(settings: Settings) -> AsyncIterator[Engine]:
     settings = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}fuzz-kafka."})
-    runtime = Runtime(settings, ROLES, tenants=StaticTenantDirectory())  # no tenant: no side is called
-    await runtime.start()
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=5)
-    await producer.start()
-    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-    found = Engine(settings, runtime, producer, pool)
-    topics = [SYNC_DECISIONS, SYNC_OUTCOMES] + [
-        dead_letter_topic(c)
-        for c in (DECISION_CONSUMER, TRIPLETEX_WRITER_CONSUMER, SVENN_WRITER_CONSUMER, PROJECTIONS_CONSUMER)
-    ]
-    for topic in topics:
-        found.tails[topic] = TopicTail(settings, topic)
-        await found.tails[topic].start()
-    try:
-        yield found
-    finally:
-        for tail in found.tails.values():
-            await tail.stop()
-        await pool.close()
-        await producer.stop()
-        await runtime.stop()
+    admin = httpx.AsyncClient(timeout=10)
+    async with (
+        serve_asgi(create_tripletex_app(SimulatorState())) as tripletex_url,
+        serve_asgi(create_svenn_app(SvennSimState())) as svenn_url,
+    ):
+        # TENANT is connected nowhere (its commands fail at once); CONNECTED to both simulators, so
+        # the writers' mapping and their calls meet what the fuzz puts in its commands.
+        company = (await admin.post(f"{tripletex_url}/_sim/companies", json={"name": CONNECTED})).json()
+        svenn = await admin.post(f"{svenn_url}/_sim/tenants", json={"name": CONNECTED})
+        svenn.raise_for_status()
+        connected = TenantConfig(
+            tenant_id=CONNECTED,
+            svenn=SvennAccess(base_url=svenn_url, api_key=SecretStr(svenn.json()["api_key"])),
+            tripletex=TripletexAccess(
+                base_url=f"{tripletex_url}/v2",
+                consumer_token=SecretStr(company["consumerToken"]),
+                employee_token=SecretStr(company["employeeToken"]),
+            ),
+        )
+        runtime = Runtime(settings, ROLES, tenants=StaticTenantDirectory([connected]))
+        await runtime.start()
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=5)
+        await producer.start()
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+        found = Engine(settings, runtime, producer, pool)
+        topics = [SYNC_DECISIONS, SYNC_OUTCOMES] + [
+            dead_letter_topic(c)
+            for c in (
+                DECISION_CONSUMER,
+                TRIPLETEX_WRITER_CONSUMER,
+                SVENN_WRITER_CONSUMER,
+                PROJECTIONS_CONSUMER,
+            )
+        ]
+        for topic in topics:
+            found.tails[topic] = TopicTail(settings, topic)
+            await found.tails[topic].start()
+        try:
+            yield found
+        finally:
+            for tail in found.tails.values():
+                await tail.stop()
+            await pool.close()
+            await producer.stop()
+            await runtime.stop()
+            await admin.aclose()
 
 
 # --------------------------------------------------------------------------- what is produced
