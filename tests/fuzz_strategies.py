@@ -586,3 +586,22 @@ def hostile(templates: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[b
         st.builds(encode, mutated(templates), st.booleans()),
         raw_bodies,
     )
+
+
+def side_statuses(tenants: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """A ``SideStatus`` (a side stopped answering a writer, or answers again), valid as drawn."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        side = draw(st.sampled_from(["tripletex", "svenn"]))
+        return {
+            **envelope(draw, tenants, "side_status", "status_id"),
+            "target": side,
+            "side": side,
+            "reachable": draw(st.booleans()),
+            "since": stamp(-600),
+            "detail": draw(names),
+            "occurred_at": stamp(),
+        }
+
+    return build()
