@@ -152,14 +152,27 @@ class Runtime:
             else None
         )
         self.started = False
+        self.failed: BaseException | None = None
 
     async def start(self) -> None:
         await self._prepare()
+        await self._start_consumers()
+
+    async def _start_consumers(self) -> None:
+        """Join the consumer groups (seconds, while the group rebalances) and start the catch-up."""
         await self.broker.start()
         if self.catch_up is not None:
             await self.catch_up.start()
         self.started = True
         log.info("started", extra={"roles": list(self.roles)})
+
+    async def _consumers_in_background(self) -> None:
+        try:
+            await self._start_consumers()
+        except Exception as exc:  # the process is not healthy: /healthz and /readyz say so
+            self.failed = exc
+            log.exception("the roles did not start")
+            raise
 
     async def stop(self) -> None:
         self.started = False
@@ -221,17 +234,25 @@ class Runtime:
 
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-            await self.start()
+            # What a webhook needs (topics, database, publisher) first; the consumer groups join
+            # while the webhooks are already served, so a restart does not refuse deliveries for
+            # the seconds a rebalance takes.
+            await self._prepare()
+            consumers = asyncio.create_task(self._consumers_in_background(), name="start-consumers")
             try:
                 yield
             finally:
+                if not consumers.done():
+                    consumers.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await consumers
                 await self.stop()
 
         # FastAPI's own request spans would be a second server span (and trace) per webhook: the
         # receivers make theirs, with the tenant, continuing the caller's traceparent (STYLE: one mechanism).
         api = FastAPI(title="tripletex-sync", lifespan=lifespan, telemetry={"tracing": False})
         api.add_middleware(BodyLimit, max_bytes=self.settings.max_body_bytes)
-        api.add_api_route("/healthz", _healthz, methods=["GET"])
+        api.add_api_route("/healthz", self._healthz, methods=["GET"])
 
         @api.get("/readyz")
         async def readyz() -> JSONResponse:
@@ -273,12 +294,18 @@ class Runtime:
         """
         api = FastAPI(title="tripletex-sync internal", telemetry={"tracing": False})
         api.add_middleware(BodyLimit, max_bytes=self.settings.max_body_bytes)
-        api.add_api_route("/healthz", _healthz, methods=["GET"])
+        api.add_api_route("/healthz", self._healthz, methods=["GET"])
         api.add_api_route("/metrics", self._metrics, methods=["GET"])
         if Role.INGEST in self.roles:
             api.include_router(change_routes(self.publisher, self.producers))
             api.include_router(readiness_routes(self.tenants, self.operators))
         return api
+
+    async def _healthz(self) -> JSONResponse:
+        """Alive unless the roles failed to start (then the orchestrator restarts the process)."""
+        if self.failed is not None:
+            return JSONResponse({"status": "failed", "error": type(self.failed).__name__}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     async def _metrics(self) -> Response:
         if self.started:
@@ -289,10 +316,6 @@ class Runtime:
         if self.started and self.database is not None and Role.PROJECTIONS in self.roles:
             await open_errors.refresh_gauge(self.database.pool)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-
-async def _healthz() -> dict[str, str]:
-    return {"status": "ok"}
 
 
 def serve(roles: Iterable[Role], settings: Settings | None = None) -> None:
@@ -325,7 +348,8 @@ async def serve_both(runtime: Runtime) -> None:
     """The public and the internal listener of ``runtime`` until a signal stops them.
 
     Both ports are bound first (a port in use fails before anything starts). The public app's
-    lifespan starts the roles; the internal listener opens once they run. On SIGINT/SIGTERM the
+    lifespan prepares what requests need and then joins the consumer groups in the background; the
+    internal listener opens once the public one serves. On SIGINT/SIGTERM the
     internal listener stops first and the public one waits for it before its lifespan stops the
     roles, so no change is taken by a process that is stopping its publisher.
     """

@@ -231,8 +231,11 @@ class Sandbox:
             self.drifti_url = await self._stack.enter_async_context(
                 serve_asgi(create_drifti_app(self.drifti_state))
             )
-            # The engine's lifespan starts the roles (topics, migrations, consumers) before it serves.
+            # The engine serves once topics, migrations and the publisher are up; wait for its consumers too.
             self.engine_url = await self._stack.enter_async_context(serve_asgi(self.runtime.http_app()))
+            await self.wait_until(lambda: self.runtime.started or self.runtime.failed, timeout=60)
+            if self.runtime.failed is not None:
+                raise RuntimeError("the engine's roles did not start") from self.runtime.failed
             # The internal listener serves the roles the public app's lifespan started.
             self.internal_url = await self._stack.enter_async_context(
                 serve_asgi(self.runtime.internal_app(), lifespan="off")
