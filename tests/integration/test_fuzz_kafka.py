@@ -525,3 +525,19 @@ async def test_a_malformed_message_close_to_the_size_limit_is_dead_lettered(
     value = json.dumps({"pad": "x" * size}).encode()
     batch = [Fuzzed(value, None, ()), Fuzzed(value, None, (("content-type", b"application/json"),))]
     await run_batch(engine, TARGETS["decision-svenn"], batch, 0)
+
+
+KNOWN_HOSTILE = [
+    # FastStream decoded every header as UTF-8 and acted on content-type before any handler ran: each of
+    # these failed its whole batch, read again forever (the partition stopped for every tenant on it).
+    Fuzzed(b"{}", None, (("x-anything", b"\xff\xfe"),)),
+    Fuzzed(b"{}", None, (("traceparent", b"\xc3"),)),
+    Fuzzed(b"\xff\xfe not text", None, (("content-type", b"text/plain"),)),
+    Fuzzed(b"{not json", None, (("content-type", b"application/json"),)),
+    Fuzzed(b"[" * 5000 + b"]" * 5000, None, ()),
+]
+
+
+@pytest.mark.parametrize("target", ["decision-svenn", "tripletex-writer", "projections-outcomes"])
+async def test_known_hostile_messages_do_not_stop_a_consumer(engine: Engine, target: str) -> None:
+    await run_batch(engine, TARGETS[target], KNOWN_HOSTILE, 1)
