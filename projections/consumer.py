@@ -10,8 +10,10 @@ own, down to the one message that fails alone, which goes to the dead-letter top
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
+from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from pydantic import Field, TypeAdapter
 
@@ -37,6 +39,29 @@ class ProjectionConsumer(BatchConsumer[Projected]):
     def __init__(self, *, database: Database, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.database = database
+        self._passed_over = False
+
+    async def consume(self, records: Sequence[ConsumerRecord]) -> None:
+        """The batch; then, if some of it was dead-lettered or passed over (a tombstone), the
+        tracking rows moved to the batch's end too: those messages are handled, and a partition
+        ending in one is caught up (``projections rebuild`` and lag checks read the positions)."""
+        self._passed_over = False
+        await super().consume(records)
+        if self._passed_over:
+            try:
+                async with self.database.pool.acquire() as connection:
+                    await positions.save(connection, PROJECTION, records)
+            except UNAVAILABLE_ERRORS as exc:  # the batch is read again; its messages are repeats
+                raise TransientError(f"projections database unavailable: {exc}") from exc
+
+    async def _decode(self, record: ConsumerRecord) -> Received[Projected] | None:
+        item = await super()._decode(record)
+        self._passed_over |= item is None
+        return item
+
+    async def _dead_letter(self, item: Received[Projected], exc: BaseException) -> None:
+        self._passed_over = True
+        await super()._dead_letter(item, exc)
 
     async def handle_batch(self, received: list[Received[Projected]]) -> None:
         if not received:

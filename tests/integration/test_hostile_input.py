@@ -301,3 +301,35 @@ async def test_outcomes_postgresql_refuses_are_dead_lettered_and_the_rest_of_the
     assert b"UntranslatableCharacter" in by_value[values[1]][headers.DLQ_REASON]
     assert by_value[values[2]][headers.DLQ_STAGE] == b"decode"
     assert b"target_version" in by_value[values[2]][headers.DLQ_REASON]
+
+
+async def test_the_projections_position_moves_past_messages_it_dead_letters(
+    runtime: Runtime, settings: Settings, tenant_id: str, db: asyncpg.Connection
+) -> None:
+    """A partition whose last messages are dead letters is still caught up: the tracking row says
+    everything up to its end was handled (a rebuild and "is the projection behind?" rely on it)."""
+    key = record_key(tenant_id, EntityType.PROJECT, "sv-position")
+    good = applied_outcome(tenant_id, "sv-position").model_dump_json().encode()
+    nul = applied_outcome(tenant_id, "sv-position-nul", name="Tak\x00").model_dump_json().encode()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=20)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(settings.topic(SYNC_OUTCOMES), v, key=key) for v in (good, b"{not json", nul)
+        ]
+        placed = await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    last = placed[-1]
+    await read_topic(settings, dead_letter_topic(PROJECTIONS_CONSUMER), lambda r: r.key == key, count=2)
+    for _ in range(300):
+        position = await db.fetchval(
+            "SELECT next_offset FROM projection_position WHERE projection = 'projections'"
+            " AND topic = $1 AND partition = $2",
+            settings.topic(SYNC_OUTCOMES),
+            last.partition,
+        )
+        if position is not None and position > last.offset:
+            break
+        await asyncio.sleep(0.1)
+    assert position is not None and position > last.offset, (position, last.offset)

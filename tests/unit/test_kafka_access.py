@@ -53,6 +53,7 @@ OWN_COMMANDS = {
 DYNAMIC: dict[tuple[str, str], frozenset[str]] = {
     # the publisher itself, and the shared consumer's helper: their callers are read above
     ("services/core/publisher.py", "name"): frozenset(),
+    ("services/core/publisher.py", "topic"): frozenset(),  # store: send, and wait for Kafka
     # the shared consumer's helper: its callers (decision, writers) are read above
     ("services/core/batch_consumer.py", "topic"): frozenset(),
     # a dead letter to its consumer's own DLQ (granted per group, see role_access)
@@ -70,7 +71,7 @@ DYNAMIC: dict[tuple[str, str], frozenset[str]] = {
         }
     ),
 }
-_SENDS = {"send", "send_and_wait", "publish"}
+_SENDS = {"send", "send_and_wait", "publish", "store"}
 _CONSTANTS = {
     name: frozenset({value})
     for name, value in vars(contract_topics).items()
