@@ -345,7 +345,11 @@ def _desired(
         return project_fields(payload, with_references=_references_are_svenn_ids(command))
     if isinstance(payload, CustomerSnapshot):
         return customer_fields(payload)
-    return employee_fields(payload)
+    # Tripletex has no inactive employees, so its "active" says nothing: a link or a later change
+    # never reactivates an employee Svenn made inactive (S-E3). A new one is created active.
+    fields = employee_fields(payload)
+    fields.pop("status", None)
+    return fields
 
 
 def _create_body(command: Command, payload: ProjectSnapshot | CustomerSnapshot | EmployeeSnapshot) -> Any:

@@ -661,6 +661,37 @@ async def test_S_E3_inactive_svenn_employee_is_not_synced(sandbox: Sandbox, t: S
     assert await tripletex_employees_named(t, "Pensjonist") == []
 
 
+async def test_S_E3_linking_a_tripletex_employee_never_reactivates_an_inactive_svenn_employee(
+    sandbox: Sandbox, t: SandboxTenant
+) -> None:
+    retired = await t.svenn.employees.create(
+        {"first_name": "Pensjonert", "last_name": "Olsen", "email": "olsen@firma.no", "status": "inactive"}
+    )
+    body = {
+        "firstName": "Pensjonert",
+        "lastName": "Olsen",
+        "email": "olsen@firma.no",
+        "userType": "NO_ACCESS",
+        "department": {"id": t.department_id},
+    }
+    created = (await t.tripletex_api("POST", "/employee", body))["value"]
+    link = await sandbox.wait_until(lambda: link_of(sandbox, t, "tripletex", str(created["id"])), WAIT)
+    assert link["other_id"] == retired.id  # matched by e-mail, not duplicated
+    current = (await t.tripletex_api("GET", f"/employee/{created['id']}"))["value"]
+    await t.tripletex_api(
+        "PUT", f"/employee/{created['id']}", {"version": current["version"], "phoneNumberMobile": "91234567"}
+    )
+
+    async def phone_arrived() -> bool:
+        return (await t.svenn.employees.get(retired.id)).phone == "91234567"
+
+    await sandbox.wait_until(phone_arrived, WAIT)  # later changes still sync ...
+    await sandbox.settle(t.tenant_id, quiet=1.0)
+    after = await t.svenn.employees.get(retired.id)
+    assert after.status == "inactive"  # ... but the employee stays inactive (S-E3)
+    assert len([e for e in await t.svenn.employees.list_all() if e.last_name == "Olsen"]) == 1
+
+
 async def test_S_E1_employee_with_a_last_name_but_no_email_or_number_syncs(
     sandbox: Sandbox, t: SandboxTenant
 ) -> None:
