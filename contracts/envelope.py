@@ -236,6 +236,10 @@ class SideStatus(_Envelope):
     target: SourceSystem
     side: SourceSystem
     reachable: bool
+    # What is wrong: the side does not answer the writers (API_UNREACHABLE), or Tripletex sends no
+    # webhooks because subscriptions are off and could not be switched on (TRIPLETEX_WEBHOOKS_OFF;
+    # published by the ingest's subscription check, ``reachable`` meaning "all active again").
+    problem: Literal["unreachable", "webhooks_off"] = "unreachable"
     since: AwareDatetime
     detail: Explanation
     occurred_at: AwareDatetime = Field(default_factory=utc_now)

@@ -25,6 +25,7 @@ EMPLOYEE_MISSING_LAST_NAME = "EMPLOYEE_MISSING_LAST_NAME"
 WRITE_REJECTED = "WRITE_REJECTED"
 WRITE_CONFLICT = "WRITE_CONFLICT"
 API_UNREACHABLE = "API_UNREACHABLE"
+TRIPLETEX_WEBHOOKS_OFF = "TRIPLETEX_WEBHOOKS_OFF"
 TENANT_NOT_CONNECTED = "TENANT_NOT_CONNECTED"
 MATCH_AMBIGUOUS = "MATCH_AMBIGUOUS"
 DRIFTI_USER_NOT_LINKED = "DRIFTI_USER_NOT_LINKED"
@@ -102,6 +103,17 @@ CATALOG: dict[str, ErrorCode] = {
             "Varer det lenge, sjekk systemets driftsstatus og at integrasjonen fortsatt har tilgang.",
             "Nothing is lost: the changes are written in order as soon as it answers again. "
             "If it lasts, check the system's service status and that the integration still has access.",
+        ),
+        ErrorCode(
+            TRIPLETEX_WEBHOOKS_OFF,
+            "Tripletex sender ikke varsler om endringer til integrasjonen (webhook-abonnement av), så "
+            "endringer i Tripletex kommer først med den nattlige gjennomgangen.",
+            "Tripletex sends the integration no webhooks (subscriptions off), so changes made in "
+            "Tripletex arrive only with the nightly pass.",
+            "Integrasjonen prøver å slå dem på igjen hvert tiende minutt. Varer det, kontakt "
+            "driftsteamet: integrasjonens offentlige adresse må nås fra Tripletex.",
+            "The integration tries to switch them on again every ten minutes. If it lasts, contact the "
+            "operators: the integration's public address must be reachable from Tripletex.",
         ),
         ErrorCode(
             DRIFTI_USER_NOT_LINKED,

@@ -6,6 +6,7 @@ ids it produced the first time, so every consumer downstream can recognise the r
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID, uuid5
 
 # Fixed for the life of the wire format; changing it changes every derived id.
@@ -29,3 +30,8 @@ def outcome_id(command: UUID, status: str) -> UUID:
 
 def decision_id(cause_id: UUID, rule_id: str) -> UUID:
     return uuid5(NAMESPACE, f"decision|{cause_id}|{rule_id}")
+
+
+def side_status_id(tenant_id: str, target: str, side: str, since: datetime, reachable: bool) -> UUID:
+    """A side status (``SideStatus``): one per tenant, writer (or "webhooks"), side, start and state."""
+    return uuid5(NAMESPACE, f"side-status|{tenant_id}|{target}|{side}|{since.isoformat()}|{reachable}")

@@ -28,7 +28,13 @@ from contracts.envelope import (
     SourceSystem,
     Verdict,
 )
-from contracts.error_codes import API_UNREACHABLE, CUSTOMER_DEACTIVATE_IN_TRIPLETEX, RULE_CODES, WRITE_CODES
+from contracts.error_codes import (
+    API_UNREACHABLE,
+    CUSTOMER_DEACTIVATE_IN_TRIPLETEX,
+    RULE_CODES,
+    TRIPLETEX_WEBHOOKS_OFF,
+    WRITE_CODES,
+)
 
 # A side that stays unreachable is one entry per tenant and side (S-X1), not one per record: entity
 # type ``connection``, the side's name as its id.
@@ -65,11 +71,12 @@ async def apply(
 ) -> None:
     events: list[tuple[datetime, str, tuple[object, ...]]] = []
     for s in statuses:
-        side: tuple[object, ...] = (s.tenant_id, s.side.value, CONNECTION, s.side.value)
+        code, entity_id = status_entry(s)
+        side: tuple[object, ...] = (s.tenant_id, s.side.value, CONNECTION, entity_id)
         if s.reachable:
-            events.append((s.occurred_at, "resolve", (*side, [API_UNREACHABLE], s.occurred_at)))
+            events.append((s.occurred_at, "resolve", (*side, [code], s.occurred_at)))
         else:
-            opened = (*side, API_UNREACHABLE, UNREACHABLE_RULE, s.detail, s.occurred_at, s.status_id)
+            opened = (*side, code, UNREACHABLE_RULE, s.detail, s.occurred_at, s.status_id)
             events.append((s.occurred_at, "open", opened))
     for d in decisions:
         where = (d.tenant_id, d.source.value, d.entity_type.value, d.entity_id)
@@ -116,3 +123,11 @@ def _deactivated_in_svenn_from_tripletex(o: Outcome) -> bool:
         and isinstance(o.written, CustomerSnapshot)
         and not o.written.active
     )
+
+
+def status_entry(s: SideStatus) -> tuple[str, str]:
+    """(error code, entity id) of a side status's one entry per tenant and side (entity type
+    ``connection``): the side's name for "does not answer", ``<side>-webhooks`` for webhooks off."""
+    if s.problem == "webhooks_off":
+        return TRIPLETEX_WEBHOOKS_OFF, f"{s.side.value}-webhooks"
+    return API_UNREACHABLE, s.side.value

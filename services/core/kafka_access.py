@@ -33,8 +33,9 @@ _CHANGES = frozenset(CHANGE_TOPICS.values())
 _COMMANDS = frozenset(COMMAND_TOPICS.values())
 
 PUBLISHES: dict[str, frozenset[str]] = {
-    # webhooks, the ingest API and catch-up publish changes; Drifti's hours export its decisions
-    "ingest": _CHANGES | {SYNC_DECISIONS},
+    # webhooks, the ingest API and catch-up publish changes; Drifti's hours export its decisions;
+    # the Tripletex subscription check a side status (webhooks off / on again, services/tripletex/catch_up.py)
+    "ingest": _CHANGES | {SYNC_DECISIONS, SYNC_OUTCOMES},
     # decision records and the commands for both writers (services/decision/consumer.py)
     "decision": _COMMANDS | {SYNC_DECISIONS},
     # each command's outcome (services/core/writer.py), a paused tenant's `skipped` too, a side's

@@ -33,13 +33,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
-from uuid import uuid5
 
 import asyncpg
 
 from contracts.envelope import Command, SideStatus, SourceSystem
-from contracts.ids import NAMESPACE
+from contracts.ids import side_status_id
 from contracts.topics import COMMAND_TOPICS, SYNC_OUTCOMES, record_key
 from projections.database import Database
 from services.core import metrics
@@ -80,8 +78,7 @@ ON CONFLICT (tenant_id, target) DO UPDATE SET
 """
 
 
-def status_id(tenant_id: str, target: str, side: str, since: datetime, reachable: bool) -> Any:
-    return uuid5(NAMESPACE, f"side-status|{tenant_id}|{target}|{side}|{since.isoformat()}|{reachable}")
+status_id = side_status_id
 
 
 class Outages:

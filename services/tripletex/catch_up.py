@@ -13,15 +13,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from contracts.envelope import ChangeEvent, ChangeKind, EntityType
-from contracts.topics import TRIPLETEX_CHANGES, record_key
+from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SideStatus, SourceSystem
+from contracts.ids import side_status_id as status_id
+from contracts.topics import SYNC_OUTCOMES, TRIPLETEX_CHANGES, record_key
 from services.core import metrics, safe_errors, tracing
 from services.core.publisher import Publisher
 from services.tripletex.client import TripletexClient, TripletexError
@@ -310,6 +311,8 @@ class SubscriptionGuard:
 
     def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
+        self._off_since: dict[str, datetime] = {}  # tenants whose webhooks are off, since when
+        self._reported: dict[str, bool] = {}  # what the error log was last told: all active or not
         self._not_active: dict[str, dict[str, str]] = {}
         self._owed: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -334,16 +337,60 @@ class SubscriptionGuard:
                 report = await _looked_at_again(client, target_url, exc.report)
                 if report.not_active:
                     self._note(tenant_id, report)
+                    await self._tell_error_log(tenant_id, report.not_active)
                     raise
             self._note(tenant_id, report)
+            await self._tell_error_log(tenant_id, report.not_active)
             if tenant_id in self._owed:
                 await reconcile_tripletex(client, tenant_id, self.publisher)
                 self._owed.discard(tenant_id)
             return report
 
+    async def _tell_error_log(self, tenant_id: str, not_active: dict[str, str]) -> None:
+        """One ``TRIPLETEX_WEBHOOKS_OFF`` entry per tenant while a subscription stays off or missing
+        after the check, resolved once a check finds all active (S-X1). Published when that changes
+        (and once per process, which resolves an entry a restart left open); a failed publish is
+        tried again at the next check."""
+        ok = not not_active
+        if self._reported.get(tenant_id) == ok:
+            return
+        now = datetime.now(UTC)  # since when they are off: the entry's opening, also when it resolves
+        when = self._off_since.pop(tenant_id, now) if ok else self._off_since.setdefault(tenant_id, now)
+        listed = ", ".join(f"{event} ({status})" for event, status in sorted(not_active.items()))
+        detail = (
+            "Tripletex sends webhooks again: every subscription is active"
+            if ok
+            else f"Tripletex sends no webhooks for {listed}; its changes arrive with the nightly pass only"
+        )
+        status = SideStatus(
+            tenant_id=tenant_id,
+            correlation_id=status_id(tenant_id, "webhooks", "tripletex", when, False),
+            status_id=status_id(tenant_id, "webhooks", "tripletex", when, ok),
+            target=SourceSystem.TRIPLETEX,
+            side=SourceSystem.TRIPLETEX,
+            reachable=ok,
+            problem="webhooks_off",
+            since=when,
+            detail=detail,
+        )
+        try:
+            await self.publisher.store(
+                SYNC_OUTCOMES, record_key(tenant_id, "connection", "tripletex"), status
+            )
+        except Exception as exc:  # Kafka away: the next check says it again
+            log.warning(
+                "could not report the Tripletex subscriptions' state",
+                extra={"tenant_id": tenant_id, "error": safe_errors.describe(exc)},
+            )
+            if ok:
+                self._off_since[tenant_id] = when
+            return
+        self._reported[tenant_id] = ok
+
     def forget(self, tenant_id: str) -> None:
         """The tenant is no longer checked here (removed, paused, disconnected): drop its figures."""
         self._not_active.pop(tenant_id, None)
+        self._reported.pop(tenant_id, None)
         self._owed.discard(tenant_id)
         self._set_gauge()
 

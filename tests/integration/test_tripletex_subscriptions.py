@@ -185,3 +185,59 @@ async def test_two_ingests_checking_at_once_switch_on_once_and_create_nothing(
     disabled = {"event": "customer.create", "status": "DISABLED_TOO_MANY_ERRORS"}
     assert REGISTRY.get_sample_value("tsync_tripletex_subscriptions_disabled", disabled) in (None, 0)
     await read_topic(settings, TRIPLETEX_CHANGES, lambda r: r.key == key, 1)  # the pass it owed
+
+
+async def test_S_X1_webhooks_off_after_the_check_is_one_error_log_entry_resolved_when_all_are_active(
+    settings: Settings, tenant_id: str
+) -> None:
+    """A subscription the check cannot switch on (missing: someone deleted it) is one
+    ``TRIPLETEX_WEBHOOKS_OFF`` entry for the tenant, in the panel's error log, until a check finds
+    every subscription active."""
+    runtime = Runtime(settings, [Role.PROJECTIONS], tenants=StaticTenantDirectory())
+    await runtime.start()
+    try:
+        async with SimulatorHarness() as sim:
+            user = await sim.tenant("Uten varsler AS")
+            tenants = StaticTenantDirectory([_tenant(tenant_id, user.company, f"{BASE_URL}/v2")])
+            clients = TripletexClients(tenants, transport=httpx.ASGITransport(app=sim.app))
+            client = await clients(tenant_id)
+            target = webhook_url("https://sync.example.no", tenant_id)
+            await ensure_subscriptions(client, tenant_id, target, hmac_secret=SECRET)
+            rows = user.company.table("Subscription")
+            deleted = next(row for row in rows.values() if row["event"] == "project.update")
+            del rows[deleted["id"]]
+            guard = SubscriptionGuard(runtime.publisher)
+            await guard.check(client, tenant_id, target, SECRET)
+            await guard.check(client, tenant_id, target, SECRET)  # still missing: no second entry
+
+            pool = await runtime.database_pool()
+
+            async def entries() -> list[Any]:
+                query = (
+                    "SELECT * FROM error_log WHERE tenant_id = $1 AND error_code = 'TRIPLETEX_WEBHOOKS_OFF'"
+                )
+                return list(await pool.fetch(query, tenant_id))
+
+            async def opened() -> bool:
+                return bool(await entries())
+
+            await until(opened)
+            (entry,) = await entries()
+            assert (entry["system"], entry["entity_type"], entry["entity_id"]) == (
+                "tripletex",
+                "connection",
+                "tripletex-webhooks",
+            )
+            assert "project.update (MISSING)" in entry["detail"] and entry["resolved_at"] is None
+            assert entry["occurrences"] == 1
+
+            await ensure_subscriptions(client, tenant_id, target, hmac_secret=SECRET)  # reconnected
+            await guard.check(client, tenant_id, target, SECRET)
+
+            async def resolved() -> bool:
+                return all(r["resolved_at"] is not None for r in await entries())
+
+            await until(resolved)
+            await clients.aclose()
+    finally:
+        await runtime.stop()
