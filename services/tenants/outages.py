@@ -78,9 +78,6 @@ ON CONFLICT (tenant_id, target) DO UPDATE SET
 """
 
 
-status_id = side_status_id
-
-
 class Outages:
     """One writer's parked tenants (``target``: the side it writes to)."""
 
@@ -343,8 +340,8 @@ class Outages:
         )
         status = SideStatus(
             tenant_id=tenant_id,
-            correlation_id=status_id(tenant_id, self.target.value, side.value, since, False),
-            status_id=status_id(tenant_id, self.target.value, side.value, since, reachable),
+            correlation_id=side_status_id(tenant_id, self.target.value, side.value, since, False),
+            status_id=side_status_id(tenant_id, self.target.value, side.value, since, reachable),
             target=self.target,
             side=side,
             reachable=reachable,

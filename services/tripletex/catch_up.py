@@ -21,7 +21,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from contracts.envelope import ChangeEvent, ChangeKind, EntityType, SideStatus, SourceSystem
-from contracts.ids import side_status_id as status_id
+from contracts.ids import side_status_id
 from contracts.topics import SYNC_OUTCOMES, TRIPLETEX_CHANGES, record_key
 from services.core import metrics, safe_errors, tracing
 from services.core.publisher import Publisher
@@ -364,8 +364,8 @@ class SubscriptionGuard:
         )
         status = SideStatus(
             tenant_id=tenant_id,
-            correlation_id=status_id(tenant_id, "webhooks", "tripletex", when, False),
-            status_id=status_id(tenant_id, "webhooks", "tripletex", when, ok),
+            correlation_id=side_status_id(tenant_id, "webhooks", "tripletex", when, False),
+            status_id=side_status_id(tenant_id, "webhooks", "tripletex", when, ok),
             target=SourceSystem.TRIPLETEX,
             side=SourceSystem.TRIPLETEX,
             reachable=ok,
