@@ -149,6 +149,13 @@ class Links:
             record: LinkKey = (c.tenant_id, c.entity_type, c.source, c.source_entity_id)
             if c.operation is Operation.UPDATE and c.payload is not None and record in known:
                 known[record] = replace(known[record], other_synced=c.payload)
+            # ... and for the target itself what the write intent gives it once saved and loaded
+            # (``projections.links.load``): a change of it later in the batch is compared with it.
+            target: LinkKey = (c.tenant_id, c.entity_type, c.target, c.expected_link.target_entity_id or "")
+            if c.operation is Operation.UPDATE and c.payload is not None and target in known:
+                was = known[target]
+                before = was.projected if was.projected is not None else was.synced
+                known[target] = replace(was, synced=c.payload, projected=before)
         versions = dict(self.seen_versions)
         if seen is not None and seen[1] > versions.get(seen[0], -1):
             versions[seen[0]] = seen[1]
