@@ -299,7 +299,12 @@ def drain(world: World) -> None:
 
 
 @pytest.mark.xfail(
-    strict=True, reason="found by the property above, case (1): the revert is taken for an echo"
+    strict=True,
+    reason="found by the property above, case (1): the revert is compared with the link's synced "
+    "content and taken for an echo. Comparing a newer version with the record's own last decided content "
+    "(``Link.other_synced``, its intent on the twin) fixes this case but makes a redelivered change "
+    "(after a crash between saving and publishing) lose fields of its command: the decision cannot tell a "
+    "redelivery from a new change without remembering decided event ids, not a small change",
 )
 def test_a_field_changed_and_changed_back_in_tripletex_reaches_svenn() -> None:
     world = start()
