@@ -164,3 +164,15 @@ def test_any_batch_delivered_again_gets_the_same_rulings(drawn: tuple[bool, list
     store = initial_store(write_in_flight)
     first = summary(decide_batch(store, events))
     assert summary(decide_batch(store, events)) == first
+
+
+def test_a_same_field_conflict_decided_in_one_batch_is_won_by_tripletex() -> None:
+    """What the property found: both renamed before either change was decided, in one batch."""
+    store = initial_store(write_in_flight=False)
+    tripletex, svenn = decide_batch(
+        store,
+        [change(TRIPLETEX, "t2", 2, project("P2", "Wall")), change(SVENN, "s2", 2, project("P2", "Echo"))],
+    )
+    (to_svenn,) = tripletex.commands
+    assert (to_svenn.target, to_svenn.changed_fields) == (SVENN, ("name",))
+    assert (svenn.commands, "Tripletex wins" in svenn.reason) == ((), True)
