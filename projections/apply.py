@@ -18,9 +18,28 @@ async def apply_messages(
     """Outcomes first (rows, counts, links), then decisions (link breaks/restores), then the logs
     (side statuses open and resolve ``API_UNREACHABLE``)."""
     new_outcomes = await outcomes.apply(connection, [m for m in messages if isinstance(m, Outcome)])
-    decisions = [m for m in messages if isinstance(m, DecisionRecord)]
+    decisions = await _new_decisions(connection, [m for m in messages if isinstance(m, DecisionRecord)])
     await links.apply_outcomes(connection, new_outcomes)
     await links.apply_decisions(connection, decisions)
     statuses = [m for m in messages if isinstance(m, SideStatus)]
     await error_log.apply(connection, decisions, new_outcomes, statuses)
     await decision_log.apply(connection, decisions)
+
+
+async def _new_decisions(
+    connection: asyncpg.Connection, decisions: Sequence[DecisionRecord]
+) -> list[DecisionRecord]:
+    """Each decision once, the first to arrive: a change read again is decided again under the same
+    id (``services.decision.consumer.DECIDED``), and its link effect or error must not apply again."""
+    first: dict[object, DecisionRecord] = {}
+    for d in decisions:
+        first.setdefault(d.decision_id, d)
+    if not first:
+        return []
+    known = {
+        r["decision_id"]
+        for r in await connection.fetch(
+            "SELECT decision_id FROM decision_log WHERE decision_id = ANY($1::uuid[])", list(first)
+        )
+    }
+    return [d for d in first.values() if d.decision_id not in known]

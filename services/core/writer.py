@@ -249,6 +249,8 @@ class CommandWriter(BatchConsumer[Command]):
                 held, released_by = unreachable_outcome(command, None), []
             elif waiting is Admission.WRITE_RELEASED:
                 released_by.append(self.outages)
+        if held is None and not released_by and await self._carried_out(command):
+            return  # read again (a consumer-group reset, a redelivery): written and reported before
         if held is None:
             try:
                 outcome = await self.apply(command)
@@ -274,6 +276,21 @@ class CommandWriter(BatchConsumer[Command]):
             await sent  # this outcome is in Kafka before the command counts as written
             for gate in released_by:
                 await gate.written(command)
+
+    async def _carried_out(self, command: Command) -> bool:
+        """Whether its outcome (applied, or skipped as nothing to change) is projected already. Such a
+        command read again must not run again: a later change may have replaced what it writes, and
+        one decided before its record was linked carries no ``Command.base`` to notice that with."""
+        if self.outages is None:
+            return False
+        ids = [
+            outcome_id(command.command_id, s.value) for s in (OutcomeStatus.APPLIED, OutcomeStatus.SKIPPED)
+        ]
+        # The database away is an outage (``is_transient``): the batch is read again.
+        found = await self.outages.database.pool.fetchval(
+            "SELECT 1 FROM sync_outcome WHERE outcome_id = ANY($1::uuid[]) LIMIT 1", ids
+        )
+        return found is not None
 
 
 def _key_of(item: Received[Command]) -> bytes:

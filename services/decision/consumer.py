@@ -35,13 +35,19 @@ from services.decision.rules.drifti_invoices import NO_ACCOUNTS, AccountMap
 from services.decision.rules.text import text_problem
 from services.decision.ruling import Ruling
 
+# One decision per change: its id comes from the change alone, not from the ruling. A change read
+# again (a consumer-group reset, a redelivered batch, a webhook sent twice) is decided again with
+# the state it left behind, so the ruling differs (``skip``: an echo, an overtaken delivery); under
+# the same id the projections recognise it as decided already and apply nothing of it.
+DECIDED = "change"
+
 
 def decision_record(event: ChangeEvent, ruling: Ruling) -> DecisionRecord:
     return DecisionRecord(
         tenant_id=event.tenant_id,
         correlation_id=event.correlation_id,
         causation_id=event.event_id,
-        decision_id=decision_id(event.event_id, ruling.rule_id),
+        decision_id=decision_id(event.event_id, DECIDED),
         cause_event_id=event.event_id,
         source=event.source,
         entity_type=event.entity_type,

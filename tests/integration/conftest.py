@@ -3,12 +3,15 @@
 ``runtime`` is every role in one process on the session's Kafka and PostgreSQL, with the tests'
 producer token (one per module that asks for it; a module may define its own ``runtime``);
 ``client`` speaks to its internal listener (``POST /v1/changes``, ``/metrics``) with that token.
+``scratch_database`` is an empty database of its own on the session's server, dropped afterwards.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 
@@ -29,3 +32,17 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     async with ingest_client(runtime) as c:
         yield c
+
+
+@pytest.fixture
+async def scratch_database(database_url: str) -> AsyncIterator[str]:
+    """An empty database of its own on the local server (a migration starts from nothing), dropped after."""
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = database_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 
 from projections import migrate as migrations
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def scratch_database(database_url: str) -> AsyncIterator[str]:
-    """A database of its own, so the runner starts from nothing."""
-    name = f"scratch_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = database_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_migrations_apply_once_in_order(scratch_database: str) -> None:
