@@ -27,7 +27,9 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
+from aiokafka.structs import ConsumerRecord
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from pydantic import TypeAdapter, ValidationError
@@ -38,9 +40,9 @@ from contracts.envelope import Command, EntityType, Operation, Outcome, OutcomeS
 from contracts.error_codes import API_UNREACHABLE
 from contracts.ids import outcome_id
 from contracts.topics import SYNC_OUTCOMES, record_key
-from services.core import metrics
+from services.core import metrics, written_commands
 from services.core.batch_consumer import BatchConsumer, Received
-from services.core.errors import is_transient
+from services.core.errors import TransientError, database_away, is_transient
 from services.core.tenants import TenantDirectory
 from services.core.write_gate import TENANT_PAUSED, Admission, SideUnreachable, WriteGate
 
@@ -157,6 +159,8 @@ class CommandWriter(BatchConsumer[Command]):
         self.tenants = tenants
         self.gate = gate  # None: every command is written (no pausing without the tenant registry)
         self.outages = outages  # None: an unreachable side holds the batch (no database)
+        self._carried_out: frozenset[UUID] = frozenset()
+        self._written: list[tuple[UUID, str]] = []
 
     async def apply(self, command: Command) -> Outcome:
         return outcome_for(
@@ -183,6 +187,7 @@ class CommandWriter(BatchConsumer[Command]):
         """The batch's commands in lanes (see the module docstring); an outage fails the batch."""
         if not received:
             return
+        await self._load_carried_out(received)
         dependencies = lane_dependencies([Lane.of(i.message) for i in received])
         loop = asyncio.get_running_loop()
         done: list[asyncio.Future[bool]] = [loop.create_future() for _ in received]
@@ -249,7 +254,7 @@ class CommandWriter(BatchConsumer[Command]):
                 held, released_by = unreachable_outcome(command, None), []
             elif waiting is Admission.WRITE_RELEASED:
                 released_by.append(self.outages)
-        if held is None and not released_by and await self._carried_out(command):
+        if held is None and not released_by and command.command_id in self._carried_out:
             return  # read again (a consumer-group reset, a redelivery): written and reported before
         if held is None:
             try:
@@ -272,25 +277,38 @@ class CommandWriter(BatchConsumer[Command]):
         )
         sent = await self.publisher.send(SYNC_OUTCOMES, key, outcome)
         self._pending.append(sent)  # the batch commits only once Kafka has it
+        if held is None and outcome.status in (OutcomeStatus.APPLIED, OutcomeStatus.SKIPPED):
+            self._written.append((command.command_id, command.tenant_id))
         if released_by:
             await sent  # this outcome is in Kafka before the command counts as written
             for gate in released_by:
                 await gate.written(command)
 
-    async def _carried_out(self, command: Command) -> bool:
-        """Whether its outcome (applied, or skipped as nothing to change) is projected already. Such a
-        command read again must not run again: a later change may have replaced what it writes, and
-        one decided before its record was linked carries no ``Command.base`` to notice that with."""
+    async def consume(self, records: Sequence[ConsumerRecord]) -> None:
+        """The batch; then the tracking rows of the commands it carried out (their outcomes are in
+        Kafka by now), in one statement. Without them, the batch is read again (an outage)."""
+        self._written = []
+        await super().consume(records)
+        if self._written and self.outages is not None:
+            try:
+                await written_commands.record(self.outages.database.pool, self._written)
+            except Exception as exc:
+                if database_away(exc):  # the batch is read again; its commands are idempotent
+                    raise TransientError(f"written commands unavailable: {exc}") from exc
+                raise
+
+    async def _load_carried_out(self, received: Sequence[Received[Command]]) -> None:
+        """The batch's commands already carried out (their tracking rows), read once per batch.
+
+        Such a command read again must not run again: a later change may have replaced what it
+        writes, and one decided before its record was linked carries no ``Command.base`` to notice
+        that with. The database away is an outage (``is_transient``): the batch is read again.
+        """
         if self.outages is None:
-            return False
-        ids = [
-            outcome_id(command.command_id, s.value) for s in (OutcomeStatus.APPLIED, OutcomeStatus.SKIPPED)
-        ]
-        # The database away is an outage (``is_transient``): the batch is read again.
-        found = await self.outages.database.pool.fetchval(
-            "SELECT 1 FROM sync_outcome WHERE outcome_id = ANY($1::uuid[]) LIMIT 1", ids
-        )
-        return found is not None
+            self._carried_out = frozenset()
+            return
+        ids = [item.message.command_id for item in received]
+        self._carried_out = await written_commands.among(self.outages.database.pool, ids)
 
 
 def _key_of(item: Received[Command]) -> bytes:

@@ -56,6 +56,7 @@ ERASED_TABLES: tuple[str, ...] = (
     "drifti_account_map",
     "drifti_hours_link",
     "parked_command",
+    "written_command",
     "side_outage",
     "catch_up_watermark",
     "panel_access",
